@@ -1,0 +1,199 @@
+"""The `councilqa` command: one thin shell over the same library functions the API and UI use."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from councilqa.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Semantic search and cited answers over council papers.")
+
+IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index folder [env COUNCILQA_INDEX_DIR].")]
+Model = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path.")]
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with flags that were given taking precedence."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        typer.secho(f"Invalid settings: {problems}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Folders or files of council papers.")],
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Annotated[str | None, typer.Option("--embed-backend", help="auto|torch-fp32|torch-bf16|onnx-int8")] = None,
+    faiss_index: Annotated[str | None, typer.Option("--faiss-index", help="auto|flat|hnsw|ivf")] = None,
+    vector_backend: Annotated[str | None, typer.Option("--vector-backend", help="faiss|milvus")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if nothing changed.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Index folders of .txt, .md, .html, .pdf and .docx council papers."""
+    from indexer.build import IndexBuildError, build_index
+
+    settings = make_settings(index_dir=index_dir, model=model, embed_backend=backend, faiss_index=faiss_index,
+                             vector_backend=vector_backend)
+    try:
+        report = build_index(paths, settings, progress=not quiet, force=force)
+    except IndexBuildError as exc:
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(report.summary())
+
+
+@app.command()
+def serve(
+    index_dir: IndexDir = None,
+    host: Annotated[str | None, typer.Option("--host")] = None,
+    port: Annotated[int | None, typer.Option("--port")] = None,
+    model: Model = None,
+) -> None:
+    """Start the HTTP API over an index."""
+    from service.commands import serve as run_serve
+
+    run_serve(make_settings(index_dir=index_dir, host=host, port=port, model=model))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid|bm25|dense")] = "hybrid",
+    council: Annotated[str | None, typer.Option()] = None,
+    committee: Annotated[str | None, typer.Option()] = None,
+    doc_type: Annotated[str | None, typer.Option("--doc-type")] = None,
+    speaker: Annotated[str | None, typer.Option()] = None,
+    date_from: Annotated[str | None, typer.Option("--date-from")] = None,
+    date_to: Annotated[str | None, typer.Option("--date-to")] = None,
+    no_auto_filters: Annotated[bool, typer.Option("--no-auto-filters")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Ranked passages with citations, in the terminal."""
+    from service.commands import search as run_search
+
+    filters = dict(council=council, committee=committee, doc_type=doc_type, speaker=speaker,
+                   date_from=date_from, date_to=date_to)
+    run_search(make_settings(index_dir=index_dir), query, k=k, mode=mode, filters=filters,
+               auto_filters=not no_auto_filters, as_json=as_json)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    council: Annotated[str | None, typer.Option()] = None,
+    committee: Annotated[str | None, typer.Option()] = None,
+    doc_type: Annotated[str | None, typer.Option("--doc-type")] = None,
+    speaker: Annotated[str | None, typer.Option()] = None,
+    date_from: Annotated[str | None, typer.Option("--date-from")] = None,
+    date_to: Annotated[str | None, typer.Option("--date-to")] = None,
+    no_auto_filters: Annotated[bool, typer.Option("--no-auto-filters")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """A cited answer, in the terminal."""
+    from service.commands import ask as run_ask
+
+    filters = dict(council=council, committee=committee, doc_type=doc_type, speaker=speaker,
+                   date_from=date_from, date_to=date_to)
+    run_ask(make_settings(index_dir=index_dir), question, filters=filters, auto_filters=not no_auto_filters,
+            as_json=as_json)
+
+
+@app.command()
+def ui(
+    api_url: Annotated[str | None, typer.Option("--api-url", help="The service's URL.")] = None,
+    port: Annotated[int | None, typer.Option("--port")] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+) -> None:
+    """Start the Streamlit front end (it talks to the service over HTTP)."""
+    from ui.launch import run_ui
+
+    settings = make_settings(api_url=api_url, ui_port=port)
+    run_ui(settings.api_url, settings.ui_port, host)
+
+
+@app.command(name="eval")
+def evaluate(
+    gold: Annotated[Path, typer.Option("--gold", help="Gold questions (JSONL).")] = Path("eval/gold.jsonl"),
+    index_dir: IndexDir = None,
+    url: Annotated[str | None, typer.Option("--url", help="Evaluate a running service instead.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the report goes.")] = Path("eval/reports"),
+    min_recall5: Annotated[float | None, typer.Option("--min-recall5", help="Fail below this hybrid R@5.")] = None,
+    backend: Annotated[str | None, typer.Option("--embed-backend")] = None,
+) -> None:
+    """Run the gold questions and report retrieval, answer and latency figures."""
+    from councilqa.evaluation.runner import run_cli
+
+    code = run_cli(make_settings(index_dir=index_dir, embed_backend=backend), gold=gold, url=url,
+                   out_dir=out_dir, min_recall5=min_recall5)
+    raise typer.Exit(code)
+
+
+@app.command()
+def up(
+    corpus: Annotated[list[Path] | None, typer.Argument(help="Folders to index.")] = None,
+    index_dir: IndexDir = None,
+    port: Annotated[int | None, typer.Option("--port", help="API port.")] = None,
+    ui_port: Annotated[int | None, typer.Option("--ui-port")] = None,
+) -> None:
+    """The main job: index the corpus, start the API and the UI, and print where to open them."""
+    settings = make_settings(index_dir=index_dir, port=port, ui_port=ui_port)
+    index(corpus or [Path("corpus")], index_dir=settings.index_dir, quiet=False)
+    api_url = f"http://{settings.host}:{settings.port}"
+    env = {**os.environ, "COUNCILQA_INDEX_DIR": str(settings.index_dir), "COUNCILQA_API_URL": api_url}
+    exe = [sys.executable, "-m", "councilqa.cli"]
+    procs = [
+        subprocess.Popen([*exe, "serve", "--port", str(settings.port), "--host", settings.host], env=env),
+        subprocess.Popen([*exe, "ui", "--api-url", api_url, "--port", str(settings.ui_port)], env=env),
+    ]
+    _wait_ready(f"{api_url}/health", procs[0])
+    typer.secho(f"\nAPI: {api_url}/docs   UI: open http://{settings.host}:{settings.ui_port}   (Ctrl-C stops both)\n",
+                fg="green", bold=True)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    failed = [p.returncode for p in procs if p.returncode not in (0, None, -signal.SIGINT, 130)]
+    raise typer.Exit(1 if failed else 0)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    app()

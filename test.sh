@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# All tests: fast unit tests, real-model tests, the headless-browser UI test, benchmark smoke runs,
+# and the gold-set evaluation guarded by a minimum hybrid Recall@5.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash scripts/setup.sh
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian chromium and chromium-driver for the browser test..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium/chromedriver missing and cannot apt-get them: the browser test will be skipped" >&2
+  fi
+fi
+export COUNCILQA_ARTIFACTS="${COUNCILQA_ARTIFACTS:-$PWD/artifacts}"
+.venv/bin/python -m pytest -m "slow or browser or not slow" "$@"
+.venv/bin/python -m councilqa.cli index corpus --index-dir artifacts/eval-index --quiet
+.venv/bin/python -m councilqa.cli eval --index-dir artifacts/eval-index --out artifacts/eval --min-recall5 "${COUNCILQA_MIN_RECALL5:-0.5}"

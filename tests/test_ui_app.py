@@ -1,0 +1,281 @@
+"""The web page, run in-process with Streamlit's AppTest against a fake HTTP API (real HTTP client)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "tests")) if p not in sys.path]
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+from ui_fakes import PANEL, QUOTE, WOLVES, FakeApi, free_port, serve_fake_api  # noqa: E402
+
+from ui import render  # noqa: E402
+from ui.launch import streamlit_command  # noqa: E402
+
+APP = str(ROOT / "ui" / "app.py")
+QUESTION = "what did Wolverhampton say about youth zone funding"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeApi]:
+    with serve_fake_api() as api:
+        yield api
+
+
+@pytest.fixture
+def app(fake: FakeApi, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("COUNCILQA_API_URL", fake.url)
+    monkeypatch.setenv("COUNCILQA_API_TIMEOUT_S", "2")
+    fake.requests.clear()
+    return AppTest.from_file(APP, default_timeout=10).run()
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.text_input(key="question").input(question)
+    next(b for b in at.button if b.label == "Ask").click()
+    return at.run()
+
+
+def button(at: AppTest, label: str):  # noqa: ANN201
+    return next(b for b in at.button if b.label.startswith(label))
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [h.value for h in at.get("html")]
+    return "\n".join(parts)
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, at.exception
+    assert "Traceback" not in texts(at)
+
+
+# ------------------------------------------------------------------------------ the page
+
+
+def test_landing_page(app: AppTest) -> None:
+    assert_clean(app)
+    assert app.title[0].value == "🏛️ Council papers Q&A"
+    assert app.text_input(key="question").placeholder == QUESTION
+    assert not app.error
+    council = app.selectbox(key="f_council")
+    assert council.value is None and council.options == ["Any", "Birmingham City Council (1)", f"{WOLVES} (2)"]
+    assert "Connected to" in texts(app)
+
+
+def test_answer_with_numbered_citations(app: AppTest, fake: FakeApi) -> None:
+    ask(app, QUESTION)
+    assert_clean(app)
+    assert fake.last("/ask")["json"] == {"question": QUESTION, "k": 5, "auto_filters": True}
+    page = texts(app)
+    assert "£250,000 over three years **[1]**" in page
+    assert "**[1]** &nbsp;City of Wolverhampton Council · Children & Young People Scrutiny Panel" in page
+    assert "Agenda item: 8 Our Future Council · Speaker: Alison Hinds at 1:08:09" in page
+    passage = next(h.value for h in app.get("html") if "cqa-passage" in h.value)
+    assert "<mark>youth</mark> <mark>zone</mark>" in passage and "<mark>funding</mark>" in passage
+    assert '<span class="cqa-quote">the council&#x27;s revenue contribution' in passage
+    assert "<mark>what</mark>" not in passage  # stopwords stay plain
+    labels = [d.label for d in app.download_button]
+    assert labels == ["Download briefing note (Markdown)", "Download sources (CSV)"]
+    assert app.text_input(key="question").value == QUESTION
+
+
+def test_remove_filter_read_from_question(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "Wolverhampton youth zone funding in 2024")
+    chips = [b.label for b in app.button if b.label.endswith("✕")]
+    assert chips == ["Council: City of Wolverhampton Council ✕", "From: 1 January 2024 ✕", "To: 31 December 2024 ✕"]
+    assert "Read from your question: Council, From, To" in texts(app)
+
+    button(app, "Council:").click()
+    app.run()
+    assert_clean(app)
+    sent = fake.last("/ask")["json"]
+    assert sent["auto_filters"] is False
+    assert sent["date_from"] == "2024-01-01" and sent["date_to"] == "2024-12-31"
+    assert "council" not in sent
+    assert app.checkbox(key="auto_filters").value is False
+    assert app.date_input(key="f_date_from").value == date(2024, 1, 1)
+    assert [b.label for b in app.button if b.label.endswith("✕")] == ["From: 1 January 2024 ✕", "To: 31 December 2024 ✕"]
+
+    # A new question starts afresh: the previous question's dates are dropped, reading filters is back on.
+    ask(app, "youth centres funding")
+    sent = fake.last("/ask")["json"]
+    assert sent == {"question": "youth centres funding", "k": 5, "auto_filters": True}
+    assert app.date_input(key="f_date_from").value is None
+
+
+def test_hand_set_filter_reruns_and_removes(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "youth funding")
+    app.selectbox(key="f_council").set_value("Birmingham City Council").run()
+    assert fake.last("/ask")["json"]["council"] == "Birmingham City Council"
+    assert "Birmingham City Council · Cabinet · 13 June 2023" in texts(app)
+    button(app, "Council: Birmingham").click()
+    app.run()
+    assert "council" not in fake.last("/ask")["json"]
+    assert app.selectbox(key="f_council").value is None
+
+
+def test_search_mode_ranked_list(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "youth funding")
+    app.radio(key="view").set_value("Ranked passages").run()
+    assert_clean(app)
+    assert fake.last("/search")["params"] == {"q": "youth funding", "k": "10", "mode": "hybrid",
+                                              "auto_filters": "true"}  # fmt: skip
+    page = texts(app)
+    assert "**3 passages**, best match first" in page
+    assert "**#3** &nbsp;Birmingham City Council · Cabinet · 13 June 2023" in page
+    assert "Page 2" in page
+    assert [d.label for d in app.download_button] == ["Download results (CSV)"]
+
+    app.slider(key="k_search").set_value(20)
+    app.selectbox(key="search_mode").set_value("bm25").run()
+    params = fake.last("/search")["params"]
+    assert params["mode"] == "bm25" and params["k"] == "20"
+
+
+def test_document_view_highlights_the_cited_span(app: AppTest) -> None:
+    ask(app, QUESTION)
+    button(app, "Show in document").click()
+    app.run()
+    assert_clean(app)
+    assert app.query_params["doc"] == "wolves-cyp-2024-11-27"
+    start, end = int(app.query_params["start"]), int(app.query_params["end"])
+    assert app.subheader[0].value == "Children & Young People Scrutiny Panel: webcast transcript"
+    doc_html = next(h.value for h in app.get("html") if 'class="cqa-doc"' in h.value)
+    assert '<mark id="cited">On the youth zone, the capital funding' in doc_html
+    assert "scrollIntoView" in doc_html
+    assert doc_html.rstrip().endswith("</script>") and " …</div>" in doc_html  # long text is windowed
+    assert "Showing the text around the cited passage" in texts(app)
+    assert end > start
+
+    app.toggle(key="doc_full").set_value(True).run()
+    doc_html = next(h.value for h in app.get("html") if 'class="cqa-doc"' in h.value)
+    assert "Other business was discussed. </div>" in doc_html
+
+    button(app, "← Back to results").click()
+    app.run()
+    assert "doc" not in app.query_params
+    assert len([d for d in app.download_button]) == 2  # results still there, not re-fetched
+
+
+def test_service_down_is_explained_and_question_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("COUNCILQA_API_URL", url)
+    at = AppTest.from_file(APP, default_timeout=10).run()
+    assert_clean(at)
+    assert f"not reachable at {url}" in at.error[0].value
+    ask(at, QUESTION)
+    assert_clean(at)
+    assert len(at.error) == 1
+    assert "Start it with `councilqa serve`" in at.error[0].value
+    assert at.text_input(key="question").value == QUESTION
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("trigger 422", "Unknown council 'Narnia'. Choose one of the councils listed."),
+        ("trigger 500", "The index could not be read."),
+        ("trigger slow", "did not reply within 2 seconds"),
+    ],
+)
+def test_service_errors_are_shown_plainly(app: AppTest, question: str, message: str) -> None:
+    ask(app, question)
+    assert_clean(app)
+    assert message in app.error[0].value
+    assert app.text_input(key="question").value == question
+    assert not app.download_button
+
+
+def test_no_answer_found(app: AppTest) -> None:
+    ask(app, "nothing about youth")
+    assert_clean(app)
+    assert app.info[0].value == "No passage in the papers answers this question."
+
+
+def test_empty_question_asks_for_one(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "   ")
+    assert app.warning[0].value == "Type a question first."
+    assert not [r for r in fake.requests if r["path"] in ("/ask", "/search")]
+
+
+# ------------------------------------------------------------------------------ pure helpers
+
+
+CITATION = {
+    "n": 1, "quote": QUOTE, "text": f"On the youth zone, {QUOTE}.", "rank": 1, "score": 0.03,
+    "document_id": "wolves-cyp-2024-11-27", "title": "CYP Scrutiny Panel: webcast transcript", "council": WOLVES,
+    "committee": PANEL, "date": "2024-11-27", "doc_type": "transcript", "agenda_item": "8 Our Future Council",
+    "speaker": "Alison Hinds", "timestamp": "1:08:09", "page": None, "char_start": 10, "char_end": 120,
+    "url": "https://example.org/webcast/42",
+}  # fmt: skip
+
+
+def test_briefing_note_markdown() -> None:
+    note = render.briefing_markdown(
+        {"question": QUESTION, "answer": "It will reduce [1].", "citations": [CITATION],
+         "filters_applied": {"council": WOLVES}},
+        generated=datetime(2025, 3, 4, 9, 30),
+    )  # fmt: skip
+    assert note.startswith("# Briefing note\n\n**Question:** what did Wolverhampton say")
+    assert "Generated 04 March 2025, 09:30" in note
+    assert f"**Filters:** Council: {WOLVES}" in note
+    assert "## Answer\n\nIt will reduce [1].\n\n## Sources" in note
+    assert (
+        "1. CYP Scrutiny Panel: webcast transcript. City of Wolverhampton Council · "
+        "Children & Young People Scrutiny Panel · 27 November 2024. Agenda item: 8 Our Future Council. "
+        "Speaker: Alison Hinds at 1:08:09. Transcript." in note
+    )
+    assert "   Source: <https://example.org/webcast/42> (at 1:08:09)" in note
+    assert f"   > {QUOTE}" in note
+
+
+def test_results_csv_flattens_search_results() -> None:
+    result = {"rank": 2, "score": 0.5, "text": 'says "hello", twice',
+              "citation": {k: v for k, v in CITATION.items() if k not in ("n", "quote", "text", "rank", "score")}}
+    rows = list(csv.DictReader(io.StringIO(render.results_csv([result, CITATION]))))
+    assert list(rows[0]) == render.CSV_COLUMNS
+    assert rows[0]["rank"] == "2" and rows[0]["council"] == WOLVES and rows[0]["text"] == 'says "hello", twice'
+    assert rows[0]["page"] == "" and rows[0]["char_end"] == "120"
+    assert rows[1]["speaker"] == "Alison Hinds" and rows[1]["timestamp"] == "1:08:09"
+
+
+def test_highlight_escapes_first_and_skips_stopwords() -> None:
+    out = render.highlight("Options <including closures & mergers> for the youth centres", "what about youth centre closures?")
+    assert out == (
+        "Options &lt;including <mark>closures</mark> &amp; mergers&gt; for the <mark>youth</mark> "
+        "<mark>centres</mark>"
+    )
+    assert render.highlight("<b>amp</b>", "the") == "&lt;b&gt;amp&lt;/b&gt;"
+    assert render.highlight("a &amp b", "amp") == "a &amp;<mark>amp</mark> b"  # entities stay intact
+
+
+def test_source_links() -> None:
+    assert render.source_link({"url": "https://x.org/a.pdf", "page": 3}) == "https://x.org/a.pdf#page=3"
+    assert render.source_link({"url": "https://youtu.be/abc", "timestamp": "1:08:09"}) == "https://youtu.be/abc?t=4089"
+    assert render.source_link({"url": "https://w.org/cast?id=4", "timestamp": "1:08:09"}) == "https://w.org/cast?id=4"
+    assert render.source_link({"url": None}) is None
+
+
+def test_document_window() -> None:
+    text = "word " * 2000
+    body, cut = render.document_html(text, 5000, 5004, window=100)
+    assert cut and body.startswith("… ") and body.endswith(" …") and '<mark id="cited">word</mark>' in body
+    body, cut = render.document_html("a <b> c", 2, 5, window=None)
+    assert body == 'a <mark id="cited">&lt;b&gt;</mark> c' and not cut
+
+
+def test_streamlit_command() -> None:
+    cmd = streamlit_command("http://127.0.0.1:9000", 8600, "0.0.0.0")
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("ui/app.py")
+    joined = " ".join(cmd)
+    assert "--server.headless true" in joined and "--browser.gatherUsageStats false" in joined
+    assert "--server.port 8600" in joined and "--server.address 0.0.0.0" in joined

@@ -1,0 +1,121 @@
+"""A small HTTP client for the councilqa search service, with errors a person can read.
+
+The UI talks to the service only through this module. Every failure becomes one of three
+exceptions whose message is ready to show on the page: no tracebacks reach the user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+
+class ServiceProblem(Exception):
+    """Base class: the message is written for the person using the page."""
+
+
+class ServiceUnavailable(ServiceProblem):
+    def __init__(self, base_url: str) -> None:
+        super().__init__(
+            f"The search service is not reachable at {base_url}. "
+            "Start it with `councilqa serve`, then try again."
+        )
+
+
+class ServiceTimeout(ServiceProblem):
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        super().__init__(
+            f"The search service at {base_url} did not reply within {timeout_s:g} seconds. "
+            "Try again, or narrow the question with filters."
+        )
+
+
+class ServiceError(ServiceProblem):
+    """The service answered with an error (4xx/5xx) or with something unreadable."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def _error_message(response: httpx.Response) -> tuple[str, str | None]:
+    """Pull a readable message out of an error body (contract shape, or FastAPI's default)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"]), err.get("code")
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return detail, None
+        if isinstance(detail, list):
+            msgs = [str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail]
+            return "; ".join(msgs), None
+    if response.status_code >= 500:
+        return f"The search service had an internal problem (HTTP {response.status_code}).", None
+    return f"The search service refused the request (HTTP {response.status_code}).", None
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    """Drop unset values; send booleans as true/false."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None or value == "":
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return out
+
+
+class ApiClient:
+    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        timeout = timeout_s or self.timeout_s
+        try:
+            with httpx.Client(base_url=self.base_url, timeout=timeout) as client:
+                response = client.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as exc:
+            raise ServiceTimeout(self.base_url, timeout) from exc
+        except httpx.TransportError as exc:  # refused, DNS, reset...
+            raise ServiceUnavailable(self.base_url) from exc
+        if response.status_code >= 400:
+            message, code = _error_message(response)
+            raise ServiceError(message, response.status_code, code)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ServiceError("The search service sent a reply this page could not read.") from exc
+        if not isinstance(data, dict):
+            raise ServiceError("The search service sent a reply this page could not read.")
+        return data
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/health", timeout_s=min(self.timeout_s, 5.0))
+
+    def facets(self) -> dict[str, Any]:
+        return self._request("GET", "/facets", timeout_s=min(self.timeout_s, 10.0))
+
+    def search(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._request("GET", "/search", params=_clean(params))
+
+    def ask(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", "/ask", json={k: v for k, v in body.items() if v not in (None, "")})
+
+    def document(self, document_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/documents/{quote(document_id, safe='')}")

@@ -1,0 +1,368 @@
+"""councilqa web page: ask a question about council papers and get a cited answer.
+
+Run with `councilqa ui` (or `streamlit run ui/app.py`). It talks only to the HTTP API at
+COUNCILQA_API_URL (default http://127.0.0.1:8000).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts only ui/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from councilqa.settings import Settings  # noqa: E402
+from ui import render, state  # noqa: E402
+from ui.api_client import ApiClient, ServiceProblem  # noqa: E402
+
+EXAMPLE = "what did Wolverhampton say about youth zone funding"
+MODE_LABELS = {
+    "hybrid": "Hybrid: words and meaning (recommended)",
+    "bm25": "Exact words only",
+    "dense": "Meaning only",
+}
+FACETS = [
+    ("council", "Council", "councils"),
+    ("committee", "Committee or meeting", "committees"),
+    ("doc_type", "Document type", "doc_types"),
+    ("speaker", "Speaker", "speakers"),
+]
+CSS = """<style>
+mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.cqa-passage { line-height: 1.6; font-size: .97rem; }
+.cqa-quote { text-decoration: underline; text-decoration-color: #1971c2;
+  text-decoration-thickness: 2px; text-underline-offset: 3px; }
+.cqa-doc { white-space: pre-wrap; max-height: 65vh; overflow-y: auto; padding: 1rem 1.2rem;
+  border: 1px solid rgba(49, 51, 63, .2); border-radius: .5rem; line-height: 1.65; }
+.cqa-doc mark#cited { background: #ffd43b; outline: 2px solid #f59f00; scroll-margin: 30vh; }
+</style>"""
+SCROLL_TO_CITED = """<script>
+setTimeout(function () {
+  var m = document.getElementById("cited");
+  if (m) { m.scrollIntoView({block: "center"}); }
+}, 150);
+</script>"""
+
+ss = st.session_state
+
+
+# ------------------------------------------------------------------------------ service
+
+
+def client_from_settings() -> ApiClient:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        st.error(f"The page's settings are not valid ({problems}). Fix the COUNCILQA_ variables and reload.")
+        st.stop()
+    return ApiClient(ss.get("api_url") or settings.api_url, settings.api_timeout_s)
+
+
+def load_facets(client: ApiClient) -> tuple[dict[str, Any], str | None]:
+    cache: dict[str, dict[str, Any]] = ss.setdefault("facets_cache", {})
+    if client.base_url not in cache:
+        try:
+            cache[client.base_url] = client.facets()
+        except ServiceProblem as exc:
+            return {}, str(exc)
+    return cache[client.base_url], None
+
+
+def send_if_needed(client: ApiClient) -> None:
+    """Send the request the widgets describe, unless it is the one already on screen."""
+    forced = ss.pop("force", False)
+    request = state.current_request(ss)
+    if request is None:
+        if forced:
+            ss["error"], ss["result"] = None, None
+            st.warning("Type a question first.")
+        return
+    if request == ss.get("last_request") and not forced:
+        return
+    ss["last_request"] = request
+    try:
+        if request.kind == "ask":
+            with st.spinner("Finding the answer in the council papers…"):
+                data = client.ask(request.payload())
+        else:
+            with st.spinner("Searching the council papers…"):
+                data = client.search(request.payload())
+        ss["result"], ss["error"] = {"request": request, "data": data}, None
+    except ServiceProblem as exc:
+        ss["result"], ss["error"] = None, str(exc)
+
+
+def get_document(client: ApiClient, doc_id: str) -> dict[str, Any]:
+    cache: dict[tuple[str, str], dict[str, Any]] = ss.setdefault("doc_cache", {})
+    key = (client.base_url, doc_id)
+    if key not in cache:
+        with st.spinner("Opening the document…"):
+            doc = client.document(doc_id)
+        if len(cache) >= 5:
+            cache.pop(next(iter(cache)))
+        cache[key] = doc
+    return cache[key]
+
+
+# ------------------------------------------------------------------------------ sidebar
+
+
+def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> None:
+    with st.sidebar:
+        st.header("Filters")
+        st.caption("Narrow the papers searched. Leave a filter at *Any* to search everything.")
+        for name, label, facet_key in FACETS:
+            counts = {str(f["value"]): f.get("count") for f in facets.get(facet_key) or [] if "value" in f}
+            options: list[str | None] = [None, *counts]
+            current = ss.get(f"f_{name}")
+            if current is not None and current not in counts:
+                options.append(current)
+            st.selectbox(
+                label,
+                options,
+                key=f"f_{name}",
+                format_func=lambda v, c=counts: "Any" if v is None else f"{v} ({c[v]})" if c.get(v) else v,
+            )
+        low = _iso_date(facets.get("date_min")) or date(1990, 1, 1)
+        high = _iso_date(facets.get("date_max")) or date.today()
+        for key in ("f_date_from", "f_date_to"):  # widen the range so a value read from a question fits
+            if isinstance(ss.get(key), date):
+                low, high = min(low, ss[key]), max(high, ss[key])
+        left, right = st.columns(2)
+        left.date_input("From", value=None, key="f_date_from", min_value=low, max_value=high, format="DD/MM/YYYY")
+        right.date_input("To", value=None, key="f_date_to", min_value=low, max_value=high, format="DD/MM/YYYY")
+        st.checkbox(
+            "Read filters from the question",
+            key="auto_filters",
+            help="For example, a council or a year named in your question becomes a filter.",
+        )
+        with st.expander("Advanced"):
+            st.slider("Sources used for the answer", 1, 10, key="k_answer")
+            st.slider("Passages in the ranked list", 5, 50, key="k_search")
+            st.selectbox(
+                "How passages are matched (ranked list)",
+                list(MODE_LABELS),
+                key="search_mode",
+                format_func=MODE_LABELS.__getitem__,
+            )
+        st.divider()
+        if facets_error:
+            st.caption(f"⚠️ Search service not connected ({api_url}).")
+        else:
+            docs, passages = facets.get("documents"), facets.get("passages")
+            span = f", {low.year}–{high.year}" if facets.get("date_min") else ""
+            st.caption(f"Connected to {api_url}: {docs or 0:,} documents, {passages or 0:,} passages{span}.")
+
+
+def _iso_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------------------ results
+
+
+def filter_chips(data: dict[str, Any]) -> None:
+    applied: dict[str, Any] = data.get("filters_applied") or {}
+    inferred: dict[str, Any] = data.get("auto_filters") or {}
+    if not applied:
+        return
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.markdown("**Filters:**", width="content")
+        for name, value in applied.items():
+            st.button(
+                f"{render.filter_label(name, str(value))} ✕",
+                key=f"chip_{name}",
+                on_click=state.on_remove_filter,
+                args=(name,),
+                help=("Read from your question." if name in inferred else "Set in the sidebar.")
+                + " Click to remove this filter.",
+            )
+    if inferred:
+        names = ", ".join(render.FILTER_LABELS.get(n, n) for n in inferred)
+        st.caption(f"Read from your question: {names}. Click a filter to remove it.")
+
+
+def citation_card(c: dict[str, Any], question: str, label: str, key: str, quote: str | None = None) -> None:
+    with st.container(border=True):
+        heading = render.citation_heading(c) or c.get("title") or "Unknown source"
+        st.markdown(f"**{label}** &nbsp;{render.md_escape(heading)}")
+        details = render.citation_details(c)
+        if details:
+            st.caption(render.md_escape(" · ".join(details)))
+        st.html(f'<div class="cqa-passage">{render.passage_html(c.get("text") or "", question, quote)}</div>')
+        with st.container(horizontal=True, gap="small"):
+            link = render.source_link(c)
+            if link:
+                when = f" at {c['timestamp']}" if c.get("timestamp") else ""
+                st.link_button(f"Open the source{when} ↗", link)
+            if c.get("document_id"):
+                st.button(
+                    "Show in document",
+                    key=f"open_{key}",
+                    on_click=state.on_open_document,
+                    args=(c["document_id"], c.get("char_start"), c.get("char_end")),
+                )
+
+
+def show_answer(data: dict[str, Any], question: str) -> None:
+    answer = (data.get("answer") or "").strip()
+    citations: list[dict[str, Any]] = data.get("citations") or []
+    if data.get("found", True) and answer:
+        with st.container(border=True):
+            st.markdown(render.answer_markdown(answer))
+            if data.get("mode") == "extractive":
+                st.caption("Built from quotes in the sources below. Check them before relying on it.")
+    else:
+        st.info(
+            answer
+            or "The papers searched do not seem to answer this question. Try other words, or remove a filter."
+        )
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            "Download briefing note (Markdown)",
+            render.briefing_markdown(data, datetime.now()),
+            file_name=f"briefing-{render.slug(question)}.md",
+            mime="text/markdown",
+            key="dl_briefing",
+            on_click="ignore",
+        )
+        if citations:
+            st.download_button(
+                "Download sources (CSV)",
+                render.results_csv(citations),
+                file_name=f"sources-{render.slug(question)}.csv",
+                mime="text/csv",
+                key="dl_sources",
+                on_click="ignore",
+            )
+    if citations:
+        st.subheader("Sources")
+        for i, c in enumerate(citations):
+            citation_card(c, question, f"[{c.get('n', i + 1)}]", f"cite_{i}", quote=c.get("quote"))
+
+
+def show_results(data: dict[str, Any], question: str) -> None:
+    results = [render.flat_citation(r) for r in data.get("results") or []]
+    if not results:
+        st.info("No passages matched. Try other words, or remove a filter.")
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**{len(results)} passages**, best match first", width="content")
+        st.download_button(
+            "Download results (CSV)",
+            render.results_csv(results),
+            file_name=f"results-{render.slug(question)}.csv",
+            mime="text/csv",
+            key="dl_results",
+            on_click="ignore",
+        )
+    for i, r in enumerate(results):
+        citation_card(r, question, f"#{r.get('rank', i + 1)}", f"result_{i}")
+
+
+def show_document(client: ApiClient, doc_id: str) -> None:
+    st.button("← Back to results", on_click=state.on_close_document)
+    try:
+        doc = get_document(client, doc_id)
+    except ServiceProblem as exc:
+        st.error(f"Could not open the document: {exc}")
+        return
+    start, end = _int_param("start"), _int_param("end")
+    st.subheader(doc.get("title") or doc_id)
+    meta = [doc.get("council"), doc.get("committee"), render.format_date(doc.get("date")), doc.get("doc_type")]
+    st.caption(render.md_escape(" · ".join(str(m) for m in meta if m)))
+    text = doc.get("text") or ""
+    full = st.toggle("Show the full document", key="doc_full")
+    body, cut = render.document_html(text, start, end, window=None if full else 2500)
+    if start is not None and not (end is not None and 0 <= start < end <= len(text)):
+        st.warning("The cited passage could not be located in this document; showing its beginning.")
+    elif cut:
+        st.caption("Showing the text around the cited passage (highlighted).")
+    st.html(f'<div class="cqa-doc">{body}</div>{SCROLL_TO_CITED}', unsafe_allow_javascript=True)
+    with st.container(horizontal=True, gap="small"):
+        if doc.get("source_url"):
+            st.link_button("Open the original ↗", doc["source_url"])
+    extra = {k: v for k, v in (doc.get("extra") or {}).items() if isinstance(v, str | int | float) and v != ""}
+    if extra:
+        with st.expander("More about this document"):
+            for k, v in extra.items():
+                st.markdown(f"**{render.md_escape(k.replace('_', ' ').capitalize())}:** {render.md_escape(str(v))}")
+
+
+def _int_param(name: str) -> int | None:
+    try:
+        return int(st.query_params.get(name, ""))
+    except ValueError:
+        return None
+
+
+def use_example() -> None:
+    ss["question"] = EXAMPLE
+    state.on_ask()
+
+
+def intro() -> None:
+    st.markdown(
+        "**How to use it:** type a question in plain English and press **Ask**. "
+        "The answer cites numbered sources; open any source to read it in context. "
+        "Use the sidebar to narrow by council, committee, speaker or date."
+    )
+    st.button(f"Try: “{EXAMPLE}”", on_click=use_example, type="tertiary")
+
+
+# ------------------------------------------------------------------------------ page
+
+
+def main() -> None:
+    st.set_page_config(page_title="Council papers Q&A", page_icon="🏛️", layout="centered")
+    st.html(CSS)
+    state.init(ss)
+    client = client_from_settings()
+    facets, facets_error = load_facets(client)
+    sidebar(facets, facets_error, client.base_url)
+
+    st.title("🏛️ Council papers Q&A")
+    st.markdown("Ask about council meetings, reports and webcasts, and get an answer with its sources.")
+    with st.form("ask_form", border=False, enter_to_submit=True):
+        left, right = st.columns([5, 1], vertical_alignment="bottom")
+        left.text_input("Your question", key="question", placeholder=EXAMPLE, max_chars=1000)
+        right.form_submit_button("Ask", type="primary", on_click=state.on_ask, use_container_width=True)
+    st.radio("Show", [state.VIEW_ANSWER, state.VIEW_SEARCH], key="view", horizontal=True,
+             label_visibility="collapsed")  # fmt: skip
+
+    send_if_needed(client)
+    doc_id = st.query_params.get("doc")
+    if doc_id:
+        show_document(client, doc_id)
+        return
+    result = ss.get("result")
+    if ss.get("error"):
+        st.error(ss["error"])
+    elif facets_error and not result:
+        st.error(facets_error)
+    if not result:
+        intro()
+        return
+    data, request = result["data"], result["request"]
+    filter_chips(data)
+    if request.kind == "ask":
+        show_answer(data, request.question)
+    else:
+        show_results(data, request.question)
+
+
+try:
+    main()
+except Exception as exc:  # the boundary: never show a traceback to the person using the page
+    st.error(f"Something went wrong on this page ({type(exc).__name__}). Reload the page and try again.")

@@ -1,0 +1,259 @@
+"""Pure functions that turn API responses into text for the page and for downloads.
+
+No Streamlit here, so everything is easy to test. HTML is always escaped before any
+markup is added.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers him his how i if in into is it its itself just me more most my no nor not now of
+    off on once only or other our ours out over own said same say says she should so some such than that the
+    their theirs them then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours council councils""".split()
+)
+
+FILTER_LABELS = {
+    "council": "Council",
+    "committee": "Committee",
+    "doc_type": "Document type",
+    "speaker": "Speaker",
+    "date_from": "From",
+    "date_to": "To",
+}
+
+CSV_COLUMNS = [
+    "rank", "score", "council", "committee", "date", "doc_type", "agenda_item", "speaker",
+    "timestamp", "page", "title", "url", "document_id", "char_start", "char_end", "text",
+]  # fmt: skip
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+# ---------------------------------------------------------------- small formatting helpers
+
+
+def format_date(value: str | None) -> str:
+    """'2024-11-27' -> '27 November 2024'; anything unparseable is returned as given."""
+    if not value:
+        return ""
+    try:
+        d = date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    return f"{d.day} {d.strftime('%B %Y')}"
+
+
+def md_escape(text: str) -> str:
+    """Make text show literally in st.markdown."""
+    return re.sub(r"([\\`*_{}\[\]<>#+|$~])", r"\\\1", text)
+
+
+def filter_label(key: str, value: str) -> str:
+    shown = format_date(value) if key.startswith("date_") else value
+    return f"{FILTER_LABELS.get(key, key.replace('_', ' ').capitalize())}: {shown}"
+
+
+def flat_citation(item: dict[str, Any]) -> dict[str, Any]:
+    """A search result ({rank, score, text, citation: {...}}) or an /ask citation (already flat) as one dict."""
+    if isinstance(item.get("citation"), dict):
+        return {**item["citation"], **{k: v for k, v in item.items() if k != "citation"}}
+    return dict(item)
+
+
+def timestamp_seconds(timestamp: str | None) -> int | None:
+    """'1:08:09' -> 4089; '08:09' -> 489."""
+    if not timestamp:
+        return None
+    try:
+        parts = [int(p) for p in timestamp.strip().split(":")]
+    except ValueError:
+        return None
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
+
+
+def source_link(c: dict[str, Any]) -> str | None:
+    """The URL to open the original: PDF pages get #page=N, YouTube webcasts start at the cited time."""
+    url = c.get("url") or c.get("source_url")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if c.get("page") and not parts.fragment:
+        return f"{url}#page={int(c['page'])}"
+    seconds = timestamp_seconds(c.get("timestamp"))
+    host = parts.netloc.lower()
+    if seconds and ("youtube.com" in host or "youtu.be" in host) and "t=" not in parts.query:
+        return f"{url}{'&' if parts.query else '?'}{urlencode({'t': seconds})}"
+    return url
+
+
+def citation_heading(c: dict[str, Any]) -> str:
+    """'City of Wolverhampton Council · Children & Young People Scrutiny Panel · 27 November 2024'."""
+    return " · ".join(x for x in (c.get("council"), c.get("committee"), format_date(c.get("date"))) if x)
+
+
+def citation_details(c: dict[str, Any]) -> list[str]:
+    """Agenda item, speaker and time, page, document type: whatever is known."""
+    out = []
+    if c.get("agenda_item"):
+        out.append(f"Agenda item: {c['agenda_item']}")
+    if c.get("speaker"):
+        out.append(f"Speaker: {c['speaker']}" + (f" at {c['timestamp']}" if c.get("timestamp") else ""))
+    elif c.get("timestamp"):
+        out.append(f"At {c['timestamp']} in the recording")
+    if c.get("page"):
+        out.append(f"Page {c['page']}")
+    if c.get("doc_type"):
+        out.append(str(c["doc_type"]).replace("_", " ").capitalize())
+    return out
+
+
+def citation_text(c: dict[str, Any]) -> str:
+    """One-line plain-text citation, for the briefing note."""
+    bits = [c.get("title"), citation_heading(c), *citation_details(c)]
+    return ". ".join(str(b) for b in bits if b)
+
+
+# ---------------------------------------------------------------- highlighting
+
+
+def query_terms(question: str) -> list[str]:
+    """The words worth highlighting: no stopwords, no duplicates, longest first."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(question.lower()):
+        word = word.strip("'’-")
+        if len(word) > 1 and word not in STOPWORDS:
+            seen.setdefault(word)
+    return sorted(seen, key=len, reverse=True)
+
+
+def _term_pattern(terms: list[str]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    alts = "|".join(re.escape(t) for t in terms)
+    return re.compile(rf"(?<![\w])(?:{alts})(?:s|es|ed|ing|d)?(?![\w])", re.IGNORECASE)
+
+
+def highlight(text: str, question: str) -> str:
+    """Escape `text` for HTML and wrap the question's words (and simple plurals/tenses) in <mark>."""
+    pattern = _term_pattern(query_terms(question))
+    if pattern is None:
+        return html.escape(text)
+    out, pos = [], 0
+    for m in pattern.finditer(text):
+        out.append(html.escape(text[pos : m.start()]))
+        out.append(f"<mark>{html.escape(m.group(0))}</mark>")
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def passage_html(text: str, question: str, quote: str | None = None) -> str:
+    """The passage with question words highlighted; the answer's supporting quote underlined."""
+    start = text.find(quote) if quote else -1
+    if start < 0 or not quote:
+        return highlight(text, question)
+    end = start + len(quote)
+    return (
+        highlight(text[:start], question)
+        + f'<span class="cqa-quote">{highlight(text[start:end], question)}</span>'
+        + highlight(text[end:], question)
+    )
+
+
+def answer_markdown(answer: str) -> str:
+    """The answer for st.markdown: literal $ kept literal, [n] markers in bold."""
+    safe = answer.replace("\\", "\\\\").replace("$", "\\$")
+    return _CITE.sub(r"**[\1]**", safe)
+
+
+def document_html(
+    text: str, start: int | None, end: int | None, window: int | None = 2500
+) -> tuple[str, bool]:
+    """The document with the cited span in <mark id="cited">.
+
+    With `window`, only that many characters either side of the span are shown (cut at a space);
+    returns the HTML and whether the text was cut.
+    """
+    valid = start is not None and end is not None and 0 <= start < end <= len(text)
+    if not valid:
+        shown = text if window is None else text[: window * 2]
+        return html.escape(shown), len(shown) < len(text)
+    assert start is not None and end is not None
+    lo, hi = 0, len(text)
+    if window is not None:
+        lo = max(0, start - window)
+        hi = min(len(text), end + window)
+        if lo > 0:
+            lo = text.find(" ", lo, start) + 1 or lo
+        if hi < len(text):
+            cut = text.rfind(" ", end, hi)
+            hi = cut if cut > 0 else hi
+    body = (
+        ("… " if lo > 0 else "")
+        + html.escape(text[lo:start])
+        + f'<mark id="cited">{html.escape(text[start:end])}</mark>'
+        + html.escape(text[end:hi])
+        + (" …" if hi < len(text) else "")
+    )
+    return body, lo > 0 or hi < len(text)
+
+
+# ---------------------------------------------------------------- downloads
+
+
+def briefing_markdown(response: dict[str, Any], generated: datetime | None = None) -> str:
+    """The answer and its numbered sources as a Markdown briefing note."""
+    generated = generated or datetime.now()
+    lines = [
+        "# Briefing note",
+        "",
+        f"**Question:** {response.get('question', '')}",
+        "",
+        f"*Generated {generated.strftime('%d %B %Y, %H:%M')} from council papers by councilqa. "
+        "Check the sources before relying on this note.*",
+        "",
+    ]
+    filters = response.get("filters_applied") or {}
+    if filters:
+        lines += ["**Filters:** " + "; ".join(filter_label(k, str(v)) for k, v in filters.items()), ""]
+    lines += ["## Answer", "", response.get("answer") or "No answer was found.", "", "## Sources", ""]
+    for c in response.get("citations") or []:
+        link = source_link(c)
+        lines.append(f"{c.get('n', '')}. {citation_text(c)}.")
+        if link:
+            lines.append(f"   Source: <{link}>" + (f" (at {c['timestamp']})" if c.get("timestamp") else ""))
+        quote = (c.get("quote") or c.get("text") or "").strip()
+        if quote:
+            lines.append(f"   > {' '.join(quote.split())}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def results_csv(items: list[dict[str, Any]]) -> str:
+    """Search results or /ask citations as CSV, one row per passage."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        row = flat_citation(item)
+        writer.writerow({col: "" if row.get(col) is None else row.get(col) for col in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def slug(text: str, limit: int = 50) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].rstrip("-") or "results"
