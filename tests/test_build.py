@@ -98,10 +98,12 @@ def test_incremental_rebuild_embeds_only_what_changed(tmp_path: Path, corpus: Pa
     emb = FakeEmbedder()
     added = build_index([corpus], settings, embedder=emb, progress=False)
     idx = CouncilIndex.load(settings.index_dir)
-    d_chunks = sum(1 for _ in idx.passages.rows_matching({"council": "Ambridge Parish Council"}) or [])
+    record = idx.passages.document_record("d")
+    assert record is not None
+    d_chunks = len(record[1])
     assert added.removed_documents == ["a"]
     assert emb.calls == added.embedded
-    assert 0 < added.embedded <= d_chunks
+    assert added.embedded == d_chunks
     assert idx.passages.document("a") is None and idx.passages.document("d") is not None
 
 
@@ -185,8 +187,8 @@ def test_killing_a_build_at_any_moment_leaves_previous_index_loadable(tmp_path: 
     script = tmp_path / "build.py"
     script.write_text(_KILL_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    seen_new = False
-    for delay in (0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 2.0, 2.5, 3.0):
+    outcomes: set[str] = set()
+    for delay in (0.05, 0.4, 0.8, 1.2, 1.6, 2.4):
         proc = subprocess.Popen([sys.executable, str(script), str(corpus), str(settings.index_dir),
                                  str(settings.resolved_cache_dir)], env=env, stdout=subprocess.PIPE)
         assert proc.stdout is not None
@@ -196,5 +198,5 @@ def test_killing_a_build_at_any_moment_leaves_previous_index_loadable(tmp_path: 
         proc.wait()
         idx = CouncilIndex.load(settings.index_dir)  # never raises: old or new index, whole
         assert idx.passages.count() == idx.dense.size == idx.manifest["passages"]
-        seen_new |= idx.manifest["corpus_hash"] != expected
-    assert idx.manifest["corpus_hash"] in {expected, idx.manifest["corpus_hash"]}
+        outcomes.add("new" if idx.manifest["corpus_hash"] != expected else "old")
+    assert "old" in outcomes, "at least one kill landed mid-build"

@@ -63,12 +63,12 @@ def assert_clean(at: AppTest) -> None:
 
 def test_landing_page(app: AppTest) -> None:
     assert_clean(app)
-    assert app.title[0].value == "🏛️ Council papers Q&A"
+    assert app.title[0].value == "Council papers Q&A"
     assert app.text_input(key="question").placeholder == QUESTION
     assert not app.error
     council = app.selectbox(key="f_council")
     assert council.value is None and council.options == ["Any", "Birmingham City Council (1)", f"{WOLVES} (2)"]
-    assert "Connected to" in texts(app)
+    assert "Searching 2 documents (3 passages), 2008–2024." in texts(app)
 
 
 def test_answer_with_numbered_citations(app: AppTest, fake: FakeApi) -> None:
@@ -103,7 +103,10 @@ def test_remove_filter_read_from_question(app: AppTest, fake: FakeApi) -> None:
     assert "council" not in sent
     assert app.checkbox(key="auto_filters").value is False
     assert app.date_input(key="f_date_from").value == date(2024, 1, 1)
-    assert [b.label for b in app.button if b.label.endswith("✕")] == ["From: 1 January 2024 ✕", "To: 31 December 2024 ✕"]
+    assert [b.label for b in app.button if b.label.endswith("✕")] == [
+        "From: 1 January 2024 ✕",
+        "To: 31 December 2024 ✕",
+    ]
 
     # A new question starts afresh: the previous question's dates are dropped, reading filters is back on.
     ask(app, "youth centres funding")
@@ -239,8 +242,12 @@ def test_briefing_note_markdown() -> None:
 
 
 def test_results_csv_flattens_search_results() -> None:
-    result = {"rank": 2, "score": 0.5, "text": 'says "hello", twice',
-              "citation": {k: v for k, v in CITATION.items() if k not in ("n", "quote", "text", "rank", "score")}}
+    result = {
+        "rank": 2,
+        "score": 0.5,
+        "text": 'says "hello", twice',
+        "citation": {k: v for k, v in CITATION.items() if k not in ("n", "quote", "text", "rank", "score")},
+    }
     rows = list(csv.DictReader(io.StringIO(render.results_csv([result, CITATION]))))
     assert list(rows[0]) == render.CSV_COLUMNS
     assert rows[0]["rank"] == "2" and rows[0]["council"] == WOLVES and rows[0]["text"] == 'says "hello", twice'
@@ -249,10 +256,11 @@ def test_results_csv_flattens_search_results() -> None:
 
 
 def test_highlight_escapes_first_and_skips_stopwords() -> None:
-    out = render.highlight("Options <including closures & mergers> for the youth centres", "what about youth centre closures?")
+    out = render.highlight(
+        "Options <including closures & mergers> for the youth centres", "what about youth centre closures?"
+    )
     assert out == (
-        "Options &lt;including <mark>closures</mark> &amp; mergers&gt; for the <mark>youth</mark> "
-        "<mark>centres</mark>"
+        "Options &lt;including <mark>closures</mark> &amp; mergers&gt; for the <mark>youth</mark> <mark>centres</mark>"
     )
     assert render.highlight("<b>amp</b>", "the") == "&lt;b&gt;amp&lt;/b&gt;"
     assert render.highlight("a &amp b", "amp") == "a &amp;<mark>amp</mark> b"  # entities stay intact

@@ -19,8 +19,7 @@ class ServiceProblem(Exception):
 class ServiceUnavailable(ServiceProblem):
     def __init__(self, base_url: str) -> None:
         super().__init__(
-            f"The search service is not reachable at {base_url}. "
-            "Start it with `councilqa serve`, then try again."
+            f"The search service is not reachable at {base_url}. Start it with `councilqa serve`, then try again."
         )
 
 

@@ -129,6 +129,7 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
                 label,
                 options,
                 key=f"f_{name}",
+                placeholder="Any",
                 format_func=lambda v, c=counts: "Any" if v is None else f"{v} ({c[v]})" if c.get(v) else v,
             )
         low = _iso_date(facets.get("date_min")) or date(1990, 1, 1)
@@ -136,9 +137,8 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
         for key in ("f_date_from", "f_date_to"):  # widen the range so a value read from a question fits
             if isinstance(ss.get(key), date):
                 low, high = min(low, ss[key]), max(high, ss[key])
-        left, right = st.columns(2)
-        left.date_input("From", value=None, key="f_date_from", min_value=low, max_value=high, format="DD/MM/YYYY")
-        right.date_input("To", value=None, key="f_date_to", min_value=low, max_value=high, format="DD/MM/YYYY")
+        for key, label in (("f_date_from", "From date"), ("f_date_to", "To date")):
+            st.date_input(label, value=None, key=key, min_value=low, max_value=high, format="DD/MM/YYYY")
         st.checkbox(
             "Read filters from the question",
             key="auto_filters",
@@ -155,11 +155,11 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
             )
         st.divider()
         if facets_error:
-            st.caption(f"⚠️ Search service not connected ({api_url}).")
+            st.caption(f"⚠️ The search service at {api_url} is not connected.")
         else:
             docs, passages = facets.get("documents"), facets.get("passages")
             span = f", {low.year}–{high.year}" if facets.get("date_min") else ""
-            st.caption(f"Connected to {api_url}: {docs or 0:,} documents, {passages or 0:,} passages{span}.")
+            st.caption(f"Searching {docs or 0:,} documents ({passages or 0:,} passages){span}.", help=api_url)
 
 
 def _iso_date(value: Any) -> date | None:
@@ -225,8 +225,7 @@ def show_answer(data: dict[str, Any], question: str) -> None:
                 st.caption("Built from quotes in the sources below. Check them before relying on it.")
     else:
         st.info(
-            answer
-            or "The papers searched do not seem to answer this question. Try other words, or remove a filter."
+            answer or "The papers searched do not seem to answer this question. Try other words, or remove a filter."
         )
     with st.container(horizontal=True, gap="small"):
         st.download_button(
@@ -280,8 +279,11 @@ def show_document(client: ApiClient, doc_id: str) -> None:
         return
     start, end = _int_param("start"), _int_param("end")
     st.subheader(doc.get("title") or doc_id)
-    meta = [doc.get("council"), doc.get("committee"), render.format_date(doc.get("date")), doc.get("doc_type")]
+    doc_type = str(doc.get("doc_type") or "").replace("_", " ").capitalize()
+    meta = [doc.get("council"), doc.get("committee"), render.format_date(doc.get("date")), doc_type]
     st.caption(render.md_escape(" · ".join(str(m) for m in meta if m)))
+    if doc.get("source_url"):
+        st.link_button("Open the original ↗", doc["source_url"])
     text = doc.get("text") or ""
     full = st.toggle("Show the full document", key="doc_full")
     body, cut = render.document_html(text, start, end, window=None if full else 2500)
@@ -290,9 +292,6 @@ def show_document(client: ApiClient, doc_id: str) -> None:
     elif cut:
         st.caption("Showing the text around the cited passage (highlighted).")
     st.html(f'<div class="cqa-doc">{body}</div>{SCROLL_TO_CITED}', unsafe_allow_javascript=True)
-    with st.container(horizontal=True, gap="small"):
-        if doc.get("source_url"):
-            st.link_button("Open the original ↗", doc["source_url"])
     extra = {k: v for k, v in (doc.get("extra") or {}).items() if isinstance(v, str | int | float) and v != ""}
     if extra:
         with st.expander("More about this document"):
@@ -332,12 +331,12 @@ def main() -> None:
     facets, facets_error = load_facets(client)
     sidebar(facets, facets_error, client.base_url)
 
-    st.title("🏛️ Council papers Q&A")
+    st.title("Council papers Q&A")
     st.markdown("Ask about council meetings, reports and webcasts, and get an answer with its sources.")
     with st.form("ask_form", border=False, enter_to_submit=True):
         left, right = st.columns([5, 1], vertical_alignment="bottom")
         left.text_input("Your question", key="question", placeholder=EXAMPLE, max_chars=1000)
-        right.form_submit_button("Ask", type="primary", on_click=state.on_ask, use_container_width=True)
+        right.form_submit_button("Ask", type="primary", on_click=state.on_ask, width="stretch")
     st.radio("Show", [state.VIEW_ANSWER, state.VIEW_SEARCH], key="view", horizontal=True,
              label_visibility="collapsed")  # fmt: skip
 

@@ -22,6 +22,7 @@ def streamlit_command(api_url: str, port: int, host: str = "127.0.0.1") -> list[
         "--client.toolbarMode", "minimal",
         "--client.showErrorDetails", "none",
         "--theme.base", "light",
+        "--theme.primaryColor", "#1f5f99",
     ]  # fmt: skip
 
 

@@ -14,14 +14,13 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being
+_STOPWORD_TEXT = """a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has have
     having he her here hers him his how i if in into is it its itself just me more most my no nor not now of
     off on once only or other our ours out over own said same say says she should so some such than that the
     their theirs them then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours council councils""".split()
-)
+    when where which while who whom why will with would you your yours council councils"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 FILTER_LABELS = {
     "council": "Council",
@@ -181,9 +180,7 @@ def answer_markdown(answer: str) -> str:
     return _CITE.sub(r"**[\1]**", safe)
 
 
-def document_html(
-    text: str, start: int | None, end: int | None, window: int | None = 2500
-) -> tuple[str, bool]:
+def document_html(text: str, start: int | None, end: int | None, window: int | None = 2500) -> tuple[str, bool]:
     """The document with the cited span in <mark id="cited">.
 
     With `window`, only that many characters either side of the span are shown (cut at a space);

@@ -1,0 +1,144 @@
+"""Embedding throughput and fidelity, every backend side by side in one run.
+
+    python -m bench.bench_embed                 # ~400 real council passages (~150 words, ~200 tokens)
+    python -m bench.bench_embed --smoke         # a few passages, two backends: CI checks it runs
+    python -m bench.bench_embed --sweep         # also batch sizes and thread counts
+
+Prints passages/s and tokens/s, the speed-up over float32 PyTorch, and the mean and minimum
+per-passage cosine similarity to the float32 vectors (the bar is >= 0.99).
+Passages are sorted by length before batching (sentence-transformers does this itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import machine, real_passages, table
+from councilqa.settings import Settings
+
+warnings.filterwarnings("ignore")
+COSINE_BAR = 0.99
+
+
+def _torch_embedder(settings: Settings, backend: str, batch: int, threads: int | None, mode: str = "to"):
+    import torch
+
+    from indexer.embed import SentenceTransformerEmbedder
+
+    if threads:
+        torch.set_num_threads(threads)
+    if mode == "autocast":
+        e = SentenceTransformerEmbedder(settings, "torch-fp32")
+        e.backend = "torch-bf16-autocast"
+        inner = e._encode
+
+        def encode(texts):  # type: ignore[no-untyped-def]
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return inner(texts)
+
+        e._encode = encode  # type: ignore[method-assign]
+    else:
+        e = SentenceTransformerEmbedder(settings, backend)
+    e.batch_size = batch
+    return e
+
+
+def _onnx_embedder(settings: Settings, precision: str, batch: int, threads: int | None):
+    from indexer.embed_onnx import OnnxInt8Embedder
+
+    return OnnxInt8Embedder(settings, precision=precision, threads=threads, batch_size=batch)
+
+
+def run(passages: list[str], configs: list[tuple[str, Callable[[], object]]], repeat: int = 1) -> list[dict]:
+    import torch
+
+    rows: list[dict] = []
+    reference: np.ndarray | None = None
+    n_tokens = None
+    for name, make in configs:
+        default_threads = torch.get_num_threads()
+        emb = make()
+        if n_tokens is None:
+            n_tokens = sum(min(emb.count_tokens(p), emb.max_tokens) + 2 for p in passages)
+        emb.encode_passages(passages[:8])  # warm up (allocations, oneDNN kernel selection)
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            vecs = emb.encode_passages(passages)
+            best = min(best, time.perf_counter() - t0)
+        if reference is None:
+            reference = vecs
+        cos = np.sum(vecs * reference, axis=1) / (
+            np.linalg.norm(vecs, axis=1) * np.linalg.norm(reference, axis=1))
+        rows.append({"backend": name, "passages/s": len(passages) / best, "tokens/s": n_tokens / best,
+                     "seconds": best, "cos mean": float(cos.mean()), "cos min": float(cos.min())})
+        torch.set_num_threads(default_threads)
+        del emb
+        print(f"  {name}: {len(passages) / best:.1f} passages/s, cos min {cos.min():.4f}", file=sys.stderr, flush=True)
+    base = rows[0]["passages/s"]
+    for r in rows:
+        r["speed-up"] = r["passages/s"] / base
+        r["cos>=0.99"] = "yes" if r["cos min"] >= COSINE_BAR else "NO"
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--passages", type=int, default=400)
+    ap.add_argument("--words", type=int, default=150, help="words per passage (150 ~ 200 model tokens)")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--sweep", action="store_true", help="also batch sizes and torch thread counts")
+    ap.add_argument("--smoke", action="store_true", help="tiny run for CI: 16 passages, fp32 and onnx-int8")
+    ap.add_argument("--cache-dir", type=Path, default=None, help="where the ONNX export is cached")
+    args = ap.parse_args(argv)
+
+    cache = args.cache_dir or Path(tempfile.gettempdir()) / "councilqa-bench-cache"
+    settings = Settings(index_dir=cache / "index", cache_dir=cache)
+    n = 16 if args.smoke else args.passages
+    passages = real_passages(n, words=args.words, seed=1)
+    cores = len(os.sched_getaffinity(0))
+    b = args.batch
+    configs: list[tuple[str, Callable[[], object]]] = [
+        (f"torch-fp32 b{b}", lambda: _torch_embedder(settings, "torch-fp32", b, None)),
+    ]
+    if args.smoke:
+        configs.append((f"onnx-int8 b{b}", lambda: _onnx_embedder(settings, "int8", b, None)))
+    else:
+        configs += [
+            (f"torch-bf16 b{b}", lambda: _torch_embedder(settings, "torch-bf16", b, None)),
+            (f"torch-bf16-autocast b{b}", lambda: _torch_embedder(settings, "torch-fp32", b, None, "autocast")),
+            (f"onnx-fp32 b{b}", lambda: _onnx_embedder(settings, "fp32", b, None)),
+            (f"onnx-int8 b{b}", lambda: _onnx_embedder(settings, "int8", b, None)),
+        ]
+    if args.sweep and not args.smoke:
+        for bs in (8, 16, 64, 128):
+            configs.append((f"torch-fp32 b{bs}", lambda bs=bs: _torch_embedder(settings, "torch-fp32", bs, None)))
+            configs.append((f"torch-bf16 b{bs}", lambda bs=bs: _torch_embedder(settings, "torch-bf16", bs, None)))
+            configs.append((f"onnx-int8 b{bs}", lambda bs=bs: _onnx_embedder(settings, "int8", bs, None)))
+        if cores > 1:
+            configs.append((f"torch-fp32 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-fp32", b, 1)))
+            configs.append((f"onnx-int8 b{b} 1 thread", lambda: _onnx_embedder(settings, "int8", b, 1)))
+
+    print(f"# Embedding benchmark\n\nMachine: {machine()}")
+    print(f"Passages: {len(passages)} real council windows of {args.words} words from ../shared/corpora; "
+          f"torch threads {cores}; speed-up and cosine against the first row (float32 PyTorch).\n")
+    rows = run(passages, configs, repeat=args.repeat)
+    print(table(rows, ["backend", "passages/s", "tokens/s", "speed-up", "cos mean", "cos min", "cos>=0.99"]))
+    bad = [r["backend"] for r in rows if r["cos min"] < COSINE_BAR]
+    print(f"\nCosine-to-fp32 check (min per passage >= {COSINE_BAR}): "
+          + ("all pass" if not bad else "FAIL for " + ", ".join(bad)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

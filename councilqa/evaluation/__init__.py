@@ -1,0 +1,1 @@
+"""Evaluation against gold questions: quote-based relevance, retrieval metrics (ranx), answers, latency."""

@@ -1,0 +1,100 @@
+"""What `councilqa serve|search|ask` run: the same Engine as the API, printed for a terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from councilqa.settings import Settings
+from service.engine import Engine, IndexLoadError, ServiceError
+
+
+def load_engine(settings: Settings) -> Engine:
+    """The engine, or a clear message and a non-zero exit (no traceback) when the index is unusable."""
+    try:
+        return Engine.load(settings)
+    except IndexLoadError as exc:
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except RuntimeError as exc:  # the embedding model could not be loaded
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from service.app import create_app
+
+    engine = load_engine(settings)
+    typer.echo(f"Serving {engine.health()['passages']:,} passages from {settings.index_dir} "
+               f"on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(create_app(settings, engine), host=settings.host, port=settings.port, log_level="info")
+
+
+def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return fn(*args, **kwargs)
+    except ServiceError as exc:
+        typer.secho(f"Error: {exc.message}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def search(settings: Settings, query: str, *, k: int = 10, mode: str = "hybrid",
+           filters: dict[str, Any] | None = None, auto_filters: bool = True, as_json: bool = False) -> None:
+    engine = load_engine(settings)
+    data = _run(engine.search, query, k=k, mode=mode, filters=filters, auto_filters=auto_filters)
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render_search(data))
+
+
+def ask(settings: Settings, question: str, *, filters: dict[str, Any] | None = None, auto_filters: bool = True,
+        as_json: bool = False) -> None:
+    engine = load_engine(settings)
+    data = _run(engine.ask, question, filters=filters, auto_filters=auto_filters)
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render_answer(data))
+
+
+# -- terminal rendering ----------------------------------------------------------------------------
+
+
+def cite_line(c: dict[str, Any]) -> str:
+    """"City of Wolverhampton Council, Children & Young People Scrutiny Panel, 2024-11-27 (transcript) ..."""
+    parts = [c.get("council"), c.get("committee"), c.get("date"), c.get("doc_type") and f"({c['doc_type']})"]
+    line = ", ".join(p for p in parts[:3] if p) + (f" {parts[3]}" if parts[3] else "")
+    extras = [c.get("agenda_item") and f"item: {c['agenda_item']}", c.get("speaker") and f"speaker: {c['speaker']}",
+              c.get("timestamp") and f"at {c['timestamp']}", c.get("page") and f"p. {c['page']}",
+              f"chars {c.get('char_start')}-{c.get('char_end')}", f"doc {c.get('document_id')}"]
+    return line + " | " + " | ".join(e for e in extras if e)
+
+
+def _filters_line(data: dict[str, Any]) -> str:
+    applied = data.get("filters_applied") or {}
+    auto = data.get("auto_filters") or {}
+    if not applied:
+        return "Filters: none"
+    return "Filters: " + ", ".join(f"{k}={v}" + (" (from the query)" if k in auto else "") for k, v in applied.items())
+
+
+def _snippet(text: str, limit: int = 400) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def render_search(data: dict[str, Any]) -> str:
+    lines = [f"Search: {data['query']}  [{data['mode']}, {data['took_ms']:.0f} ms]", _filters_line(data), ""]
+    if not data["results"]:
+        lines.append("No passages matched.")
+    for r in data["results"]:
+        lines += [f"{r['rank']:>2}. [{r['score']:.4f}] {cite_line(r['citation'])}", f"    {_snippet(r['text'])}", ""]
+    return "\n".join(lines).rstrip()
+
+
+def render_answer(data: dict[str, Any]) -> str:
+    lines = [f"Question: {data['question']}", _filters_line(data), "", data["answer"], ""]
+    for c in data["citations"]:
+        lines += [f"[{c['n']}] {cite_line(c)}", f"    \"{_snippet(c['quote'], 300)}\""]
+    if data.get("llm_error"):
+        lines.append(f"(language model not used: {data['llm_error']})")
+    return "\n".join(lines).rstrip()

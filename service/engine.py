@@ -1,0 +1,357 @@
+"""The one core behind the API and the CLI: validated, filtered hybrid search and cited answers.
+
+Thread safety: the engine is shared by the server's worker threads. FAISS and bm25s searches are
+read-only; each thread gets its own SQLite connection; the query encoder runs under a lock
+(tokenizers are not re-entrant) behind an LRU cache; the caches are functools LRUs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from councilqa.settings import Settings
+from indexer.embed import Embedder, load_embedder, model_id_for
+from indexer.index import PASSAGES, CouncilIndex, IndexLoadError
+from indexer.models import Passage
+from indexer.passages import PassageStore
+from service import answer as ans
+from service.errors import ServiceError
+from service.llm import LlmError, llm_answer
+from service.query import FILTER_FIELDS, Understanding, Vocabulary, parse_date, strip_spans
+from service.retrieval import BOOST_WEIGHT, Boosts, apply_boosts, candidate_count, ranked_rows, rrf
+
+MODES = ("hybrid", "bm25", "dense")
+_CITATION_FIELDS = ("title", "council", "committee", "date", "doc_type", "agenda_item", "speaker", "timestamp",
+                    "page", "char_start", "char_end")
+
+__all__ = ["Engine", "IndexLoadError", "ServiceError"]
+
+
+@dataclass
+class Plan:
+    """What a query will run with: filters in force, the inferred ones, boosts, the rows allowed."""
+
+    filters: dict[str, str]
+    auto: dict[str, str]
+    boosts: Boosts
+    boost_report: dict[str, list[str]]
+    allowed: np.ndarray | None
+    dense_text: str
+    bm25_text: str
+    understanding: Understanding = field(default_factory=Understanding)
+
+
+def citation(p: Passage) -> dict[str, Any]:
+    out: dict[str, Any] = {"document_id": p.doc_id}
+    out.update({f: getattr(p, f) for f in _CITATION_FIELDS})
+    out["url"] = p.source_url
+    return out
+
+
+class Engine:
+    def __init__(self, index: CouncilIndex, embedder: Embedder, settings: Settings,
+                 answer_config: ans.AnswerConfig | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.answer_config = answer_config or ans.AnswerConfig()
+        self._local = threading.local()
+        self._encode_lock = threading.Lock()
+        self._facets = index.passages.facets()
+        self.vocabulary = Vocabulary(self._facets)
+        self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
+        self._unit_vectors: dict[str, np.ndarray] = {}
+        self._allowed = lru_cache(maxsize=256)(self._allowed_uncached)
+        self._check_dimension()
+
+    @classmethod
+    def load(cls, settings: Settings, embedder: Embedder | None = None) -> Engine:
+        """Load the index, then the model; IndexLoadError names the `councilqa index` command to run."""
+        expected = embedder.model_id if embedder is not None else model_id_for(settings.model)
+        index = CouncilIndex.load(settings.index_dir, expected_model_id=expected)
+        return cls(index, embedder or load_embedder(settings), settings)
+
+    def _check_dimension(self) -> None:
+        want = int(self.index.manifest["model"].get("dimension") or self.embedder.dimension)
+        if self.index.passages.count() and want != self.embedder.dimension:
+            raise IndexLoadError(
+                f"The index at {self.index.folder} holds {want}-dimensional vectors but the model gives "
+                f"{self.embedder.dimension}. Rebuild it with: councilqa index corpus/ --index-dir {self.index.folder}"
+            )
+
+    # -- shared resources ------------------------------------------------------------------------
+    def _store(self) -> PassageStore:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = PassageStore(self.index.folder / PASSAGES)
+            self._local.store = store
+        return store
+
+    def _encode_query_uncached(self, text: str) -> np.ndarray:
+        with self._encode_lock:
+            vec = np.asarray(self.embedder.encode_queries([text])[0], dtype=np.float32)
+        vec.setflags(write=False)
+        return vec
+
+    def _encode_units(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, cached by text; the uncached ones are encoded in one batch."""
+        known = {t: v for t in texts if (v := self._unit_vectors.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            with self._encode_lock:
+                vecs = np.asarray(self.embedder.encode_passages(missing), dtype=np.float32)
+            if len(self._unit_vectors) > 20_000:
+                self._unit_vectors = {}
+            for t, v in zip(missing, vecs, strict=True):
+                known[t] = self._unit_vectors[t] = v
+        return np.vstack([known[t] for t in texts])
+
+    def fetch(self, rows: Sequence[int]) -> dict[int, Passage]:
+        ps = self._store().get(list(rows))
+        return dict(zip(rows, ps, strict=True)) if len(ps) == len(rows) else self._fetch_slow(rows)
+
+    def _fetch_slow(self, rows: Sequence[int]) -> dict[int, Passage]:
+        out = {}
+        for r in rows:
+            got = self._store().get([r])
+            if got:
+                out[r] = got[0]
+        return out
+
+    # -- validation ------------------------------------------------------------------------------
+    def check_text(self, text: str, what: str = "query") -> str:
+        if text is None or not text.strip():
+            raise ServiceError("empty_query", f"The {what} is empty: type something to look for.", 422,
+                               {"field": "q" if what == "query" else "question"})
+        if len(text) > self.settings.max_query_chars:
+            raise ServiceError("query_too_long", f"The {what} is {len(text)} characters; the limit is "
+                               f"{self.settings.max_query_chars}.", 422, {"max_chars": self.settings.max_query_chars})
+        return text.strip()
+
+    def check_k(self, k: int) -> int:
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= self.settings.max_k:
+            raise ServiceError("invalid_k", f"k must be between 1 and {self.settings.max_k}; got {k!r}.", 422,
+                               {"min": 1, "max": self.settings.max_k})
+        return k
+
+    def check_mode(self, mode: str) -> str:
+        if mode not in MODES:
+            raise ServiceError("invalid_mode", f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", 422,
+                               {"valid": list(MODES)})
+        return mode
+
+    def resolve_filters(self, filters: dict[str, Any] | None) -> dict[str, str]:
+        """Hand-set filters to canonical facet values; unknown names or values give a 422."""
+        out: dict[str, str] = {}
+        for name, value in (filters or {}).items():
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            if name not in FILTER_FIELDS:
+                raise ServiceError("unknown_filter",
+                                   f"Unknown filter {name!r}; filters are {', '.join(FILTER_FIELDS)}.", 422,
+                                   {"field": name, "valid": list(FILTER_FIELDS)})
+            out[name] = self._resolve_one(name, str(value))
+        if out.get("date_from") and out.get("date_to") and out["date_from"] > out["date_to"]:
+            raise ServiceError("invalid_date_range", f"date_from {out['date_from']} is after date_to {out['date_to']}.",
+                               422, {"date_from": out["date_from"], "date_to": out["date_to"]})
+        return out
+
+    def _resolve_one(self, name: str, value: str) -> str:
+        if name in ("date_from", "date_to"):
+            try:
+                return parse_date(value, end=name == "date_to")
+            except ValueError as exc:
+                raise ServiceError("invalid_date", f"{name}: {value!r} is not a valid date; use YYYY-MM-DD.", 422,
+                                   {"field": name, "value": value}) from exc
+        try:
+            return self.vocabulary.resolve(name, value)
+        except LookupError as exc:
+            valid = list(exc.args[0]) if exc.args else []
+            shown = ", ".join(valid[:20]) + (" ..." if len(valid) > 20 else "")
+            raise ServiceError("unknown_filter_value", f"No {name} {value!r} in the index. Valid values: {shown}",
+                               422, {"field": name, "value": value, "valid": valid[:500]}) from exc
+
+    # -- planning --------------------------------------------------------------------------------
+    def _allowed_uncached(self, items: tuple[tuple[str, str], ...]) -> np.ndarray | None:
+        filters = dict(items)
+        speaker = filters.pop("speaker", None)
+        base = self._store().rows_matching(filters)
+        if speaker is None:
+            return base
+        parts = [self._store().rows_matching({"speaker": v}) for v in self.vocabulary.speaker_variants(speaker)]
+        rows = np.unique(np.concatenate([p for p in parts if p is not None] or [np.zeros(0, np.int64)]))
+        return rows if base is None else np.intersect1d(base, rows, assume_unique=True)
+
+    def allowed_rows(self, filters: dict[str, str]) -> np.ndarray | None:
+        return self._allowed(tuple(sorted(filters.items())))
+
+    def plan(self, query: str, filters: dict[str, str], auto_filters: bool) -> Plan:
+        understanding = self.vocabulary.understand(query) if auto_filters else Understanding()
+        applied, auto = dict(filters), {}
+        candidates = understanding.candidate_filters()
+        for name in ("council", "speaker", "doc_type", "date_from", "date_to"):
+            value = candidates.get(name)
+            if value is None or name in filters:
+                continue
+            allowed = self.allowed_rows({**applied, name: value})
+            if allowed is not None and len(allowed) > 0:
+                applied[name], auto[name] = value, value
+        boost_report = _boost_report(understanding, {k: v for k, v in candidates.items() if k not in filters}, auto)
+        boosts = Boosts(frozenset(boost_report.get("council", [])), frozenset(boost_report.get("speaker", [])),
+                        frozenset(boost_report.get("doc_type", [])),
+                        tuple(tuple(d.split("..")) for d in boost_report.get("date", [])))  # type: ignore[misc]
+        bm25_text = strip_spans(query, understanding.spans_for(auto)) if auto else query
+        return Plan(applied, auto, boosts, boost_report, self.allowed_rows(applied), query, bm25_text, understanding)
+
+    # -- retrieval -------------------------------------------------------------------------------
+    def retrieve(self, plan: Plan, k: int, mode: str) -> list[tuple[int, float]]:
+        n = min(candidate_count(k), max(1, self.index.passages.count()))
+        lists = []
+        if mode in ("bm25", "hybrid"):
+            s, r = self.index.sparse.search([plan.bm25_text], n, plan.allowed)
+            lists.append(ranked_rows(s[0], r[0]))
+        if mode in ("dense", "hybrid"):
+            s, r = self.index.dense.search(self._encode_query(plan.dense_text)[None, :], n, plan.allowed)
+            lists.append(ranked_rows(s[0], r[0]))
+        if mode == "hybrid":
+            fused = sorted(rrf(lists).items(), key=lambda x: -x[1])
+            weight = BOOST_WEIGHT
+        else:
+            fused = lists[0]
+            weight = (0.05 if mode == "dense" else 0.1 * (fused[0][1] if fused else 0.0))
+        return apply_boosts(fused, plan.boosts, self.fetch, weight)[:k]
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: dict[str, Any] | None = None,
+               auto_filters: bool = True) -> dict[str, Any]:
+        started = time.perf_counter()
+        query, k, mode = self.check_text(query), self.check_k(k), self.check_mode(mode)
+        plan = self.plan(query, self.resolve_filters(filters), auto_filters)
+        hits = self.retrieve(plan, k, mode)
+        passages = self.fetch([r for r, _ in hits])
+        results = [{"rank": i, "score": round(s, 6), "text": passages[r].text, "citation": citation(passages[r])}
+                   for i, (r, s) in enumerate(hits, start=1) if r in passages]
+        return {"query": query, "mode": mode, "k": k, "filters_applied": plan.filters, "auto_filters": plan.auto,
+                "boosts": plan.boost_report, "results": results, "took_ms": _ms(started)}
+
+    # -- answers ---------------------------------------------------------------------------------
+    def ask(self, question: str, k: int = 5, filters: dict[str, Any] | None = None, auto_filters: bool = True,
+            mode: str = "hybrid") -> dict[str, Any]:
+        started = time.perf_counter()
+        question, k, mode = self.check_text(question, "question"), self.check_k(k), self.check_mode(mode)
+        plan = self.plan(question, self.resolve_filters(filters), auto_filters)
+        hits = self.retrieve(plan, k, mode)
+        by_row = self.fetch([r for r, _ in hits])
+        ranked = [(by_row[r], i, s) for i, (r, s) in enumerate(hits, start=1) if r in by_row]
+        out = {"question": question, "filters_applied": plan.filters, "auto_filters": plan.auto,
+               "boosts": plan.boost_report, "llm_error": None}
+        out.update(self._answer(question, plan, ranked))
+        out["took_ms"] = _ms(started)
+        return out
+
+    def _answer(self, question: str, plan: Plan, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
+        passages = [p for p, _, _ in ranked]
+        named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
+        terms = ans.keywords(question, named)
+        ex = ans.extract(self._encode_query(question), terms, passages, self._encode_units, self.answer_config) \
+            if passages else ans.Extraction()
+        if not ex.found:
+            return {"answer": ans.NOT_FOUND, "citations": [], "mode": "extractive", "found": False,
+                    "confidence": round(ex.confidence, 4)}
+        result = self._extractive(ex, ranked)
+        if self.settings.llm_base_url:
+            try:
+                result = self._llm(question, ranked)
+            except LlmError as exc:
+                result["llm_error"] = str(exc)
+        result["confidence"] = round(ex.confidence, 4)
+        return result
+
+    def _extractive(self, ex: ans.Extraction, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
+        citations, parts = [], []
+        for n, ch in enumerate(ex.chosen, start=1):
+            p, rank, score = ranked[ch.unit.passage_index]
+            citations.append(_answer_citation(n, p, rank, score, ch.unit.start, ch.unit.end))
+            parts.append(f"{ans.one_line(ch.unit.text)} [{n}]")
+        return {"answer": " ".join(parts), "citations": citations, "mode": "extractive", "found": True}
+
+    def _llm(self, question: str, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
+        got = llm_answer(self.settings, question, [p for p, _, _ in ranked])
+        citations = []
+        for n, (idx, said) in enumerate(got.cited, start=1):
+            p, rank, score = ranked[idx]
+            s, e = ans.best_unit_for(said, p)
+            citations.append(_answer_citation(n, p, rank, score, s, e))
+        return {"answer": got.answer, "citations": citations, "mode": "llm", "found": True}
+
+    # -- documents and meta ----------------------------------------------------------------------
+    def facets(self) -> dict[str, Any]:
+        return self._facets
+
+    def documents(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise ServiceError("invalid_paging", "limit must be 1..1000 and offset 0 or more.", 422,
+                               {"limit": limit, "offset": offset})
+        total, docs = self._store().documents(limit, offset)
+        return {"total": total, "limit": limit, "offset": offset,
+                "documents": [_doc_summary(d) for d in docs]}
+
+    def document(self, doc_id: str) -> dict[str, Any]:
+        got = self._store().document(doc_id)
+        if got is None:
+            raise ServiceError("document_not_found", f"No document {doc_id!r} in the index.", 404,
+                               {"document_id": doc_id})
+        meta, text = got
+        return {"document_id": meta.doc_id, "title": meta.title, "council": meta.council,
+                "committee": meta.committee, "date": meta.date, "doc_type": meta.doc_type,
+                "source_url": meta.source_url, "extra": meta.extra, "text": text}
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "index_dir": str(self.index.folder), "model": self.index.model_id,
+                "passages": int(self._facets["passages"]), "documents": int(self._facets["documents"]),
+                "llm": bool(self.settings.llm_base_url)}
+
+    def stats(self) -> dict[str, Any]:
+        info = self._encode_query.cache_info()
+        return {"manifest": self.index.manifest, "passages": int(self._facets["passages"]),
+                "documents": int(self._facets["documents"]), "councils": len(self._facets["councils"]),
+                "speakers": len(self._facets["speakers"]), "dense": getattr(self.index.dense, "kind", "?"),
+                "embed_backend": getattr(self.embedder, "backend", "?"),
+                "query_cache": {"hits": info.hits, "misses": info.misses, "size": info.currsize},
+                "abstain_threshold": self.answer_config.abstain_cosine}
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _answer_citation(n: int, p: Passage, rank: int, score: float, start: int, end: int) -> dict[str, Any]:
+    return {"n": n, "quote": p.text[start:end], "text": p.text, "rank": rank, "score": round(score, 6),
+            **citation(p), "quote_start": p.char_start + start, "quote_end": p.char_start + end}
+
+
+def _doc_summary(d: dict[str, Any]) -> dict[str, Any]:
+    out = dict(d)
+    out["document_id"] = out.pop("doc_id")
+    return out
+
+
+def _boost_report(u: Understanding, candidates: dict[str, str], auto: dict[str, str]) -> dict[str, list[str]]:
+    """Boosts: ambiguous mentions, plus candidate filters that would have left nothing."""
+    report = u.boosts()
+    for name, value in candidates.items():
+        if name in auto:
+            continue
+        if name in ("date_from", "date_to"):
+            rng = f"{candidates.get('date_from', '')}..{candidates.get('date_to', '')}"
+            if rng not in report.setdefault("date", []):
+                report["date"].append(rng)
+        elif value not in report.setdefault(name, []):
+            report[name].append(value)
+    return {k: v for k, v in report.items() if v}

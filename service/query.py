@@ -1,0 +1,332 @@
+"""Query understanding: councils, speakers, dates and document types named in a query.
+
+Everything is drawn from the index's own facets at start-up (`Vocabulary.from_facets`); no council
+or person is hard-coded. A council is known by its full name and by its alias keys ("City of
+Wolverhampton Council" -> "wolverhampton"); a speaker by their full name, "Cllr/Councillor
+<surname>" or "<surname>, <first name>". The same vocabulary validates hand-set filters.
+
+`understand(query)` returns what it found as candidate filters (unambiguous mentions) and boosts
+(ambiguous ones: two councils, a bare surname, a document type word used loosely, a month).
+The engine decides whether a candidate filter is applied or demoted to a boost (when it would
+leave no passages).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from indexer.structure import speaker_key
+
+try:  # the loaders' own alias keys, when that module is present
+    from indexer.metadata import alias_key as _loader_alias_key
+except ImportError:  # pragma: no cover - depends on the indexer version
+    _loader_alias_key = None
+
+FILTER_FIELDS = ("council", "committee", "doc_type", "speaker", "date_from", "date_to")
+
+# Words that name the kind of body, not the place: dropped to get "wolverhampton" out of
+# "City of Wolverhampton Council". Generic English, not a list of councils.
+_GENERIC_COUNCIL_WORDS = frozenset(
+    (
+        "the", "city", "of", "council", "borough", "county", "metropolitan", "district", "royal", "london", "and",
+        "corporation", "mbc", "combined", "authority", "unitary", "parish", "town"
+    )
+)
+_DOC_TYPE_WORDS: dict[str, str] = {
+    "minutes": "minutes", "minute": "minutes",
+    "webcast": "transcript", "webcasts": "transcript", "transcript": "transcript", "transcripts": "transcript",
+    "recording": "transcript", "video": "transcript",
+    "report": "report", "reports": "report", "paper": "report", "papers": "report",
+    "notes": "notes", "agenda": "agenda", "agendas": "agenda",
+}
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_YEAR = r"((?:19|20)\d\d)(?![/\-–]\d)"
+_MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_TITLE = r"(?:councillor|cllr\.?|councilor)"
+_POSS = r"(?:'s|’s|s'|’)?"
+
+
+def _words(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w'’& -]", " ", text.lower())).strip()
+
+
+def council_aliases(name: str) -> set[str]:
+    """Lower-case keys a council is known by: its full name, and the name without generic words."""
+    full = _words(name)
+    keys = {full, full.replace("&", "and")}
+    core = " ".join(w for w in full.replace("&", " ").split() if w not in _GENERIC_COUNCIL_WORDS)
+    if len(core) >= 3:
+        keys.add(core)
+    if _loader_alias_key is not None:
+        try:
+            extra = _loader_alias_key(name)
+        except Exception:  # noqa: BLE001 - an alias helper must never break start-up
+            extra = None
+        if isinstance(extra, str) and len(extra) >= 3:
+            keys.add(_words(extra))
+    return {k for k in keys if k}
+
+
+def _speaker_patterns(name: str) -> tuple[list[str], str | None]:
+    """Regex alternatives that name this speaker unambiguously, and their bare surname."""
+    key = speaker_key(name)
+    parts = key.split()
+    if len(parts) < 2:
+        return ([rf"{_TITLE}\s+{re.escape(key)}"] if key else []), None
+    first, last = parts[0], parts[-1]
+    pats = [r"\s+".join(map(re.escape, parts)), rf"{_TITLE}\s+{re.escape(last)}",
+            rf"{re.escape(last)},\s*{re.escape(first)}"]
+    return pats, last
+
+
+def parse_date(value: str, *, end: bool) -> str:
+    """YYYY, YYYY-MM or YYYY-MM-DD to an ISO date (start or end of the period); ValueError if bad."""
+    value = value.strip()
+    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
+    if not m:
+        raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD")
+    y, mo, d = int(m[1]), m[2], m[3]
+    if d is not None:
+        return date(y, int(mo), int(d)).isoformat()
+    if mo is not None:
+        month = int(mo)
+        return date(y, month, calendar.monthrange(y, month)[1] if end else 1).isoformat()
+    return date(y, 12, 31).isoformat() if end else date(y, 1, 1).isoformat()
+
+
+@dataclass
+class Mention:
+    field: str  # council | speaker | doc_type | date
+    values: list[str]  # canonical facet values (date: [date_from, date_to], either may be "")
+    span: tuple[int, int]
+    as_filter: bool  # unambiguous: a candidate filter; otherwise a boost
+
+
+@dataclass
+class Understanding:
+    mentions: list[Mention] = field(default_factory=list)
+
+    def candidate_filters(self) -> dict[str, str]:
+        """Filters from unambiguous mentions (first mention of a field wins; two councils: none)."""
+        out: dict[str, str] = {}
+        for m in self.mentions:
+            if not m.as_filter:
+                continue
+            if m.field == "date":
+                lo, hi = m.values
+                out.update({k: v for k, v in (("date_from", lo), ("date_to", hi)) if v})
+            else:
+                out.setdefault(m.field, m.values[0])
+        return out
+
+    def boosts(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for m in self.mentions:
+            if not m.as_filter:
+                key = "date" if m.field == "date" else m.field
+                value = "..".join(m.values) if m.field == "date" else None
+                for v in [value] if value else m.values:
+                    if v not in out[key]:
+                        out[key].append(v)
+        return dict(out)
+
+    def spans_for(self, fields: Iterable[str]) -> list[tuple[int, int]]:
+        wanted = set(fields)
+        if wanted & {"date_from", "date_to"}:
+            wanted.add("date")
+        return [m.span for m in self.mentions if m.field in wanted]
+
+
+class Vocabulary:
+    """Facet values of one index, with the matchers built from them."""
+
+    def __init__(self, facets: dict[str, Any]) -> None:
+        self.facets = facets
+        self.councils = [f["value"] for f in facets.get("councils", [])]
+        self.committees = [f["value"] for f in facets.get("committees", [])]
+        self.doc_types = [f["value"] for f in facets.get("doc_types", [])]
+        self.speakers = [f["value"] for f in facets.get("speakers", [])]  # most frequent first
+        self._council_by_alias: dict[str, set[str]] = defaultdict(set)
+        for c in self.councils:
+            for a in council_aliases(c):
+                self._council_by_alias[a].add(c)
+        self._speaker_by_key: dict[str, list[str]] = defaultdict(list)
+        for s in self.speakers:
+            self._speaker_by_key[speaker_key(s)].append(s)
+        self._council_re = _alternation(self._council_by_alias)
+        self._speaker_res = self._speaker_matchers()
+        self._surnames = self._unique_surnames()
+
+    # -- canonical values --------------------------------------------------------------------
+    def speaker_variants(self, canonical: str) -> list[str]:
+        """Every facet spelling of the same person ("Cllr Jane Francis", "Jane Francis")."""
+        return self._speaker_by_key.get(speaker_key(canonical), [canonical])
+
+    def resolve(self, field_name: str, value: str) -> str:
+        """Canonical facet value for a hand-set filter; LookupError lists the valid ones."""
+        v = value.strip()
+        if field_name == "council":
+            return self._resolve_council(v)
+        if field_name == "speaker":
+            hits = self._speaker_by_key.get(speaker_key(v))
+            if hits:
+                return hits[0]
+            raise LookupError(self.speakers)
+        pool = self.committees if field_name == "committee" else self.doc_types
+        if field_name == "doc_type":
+            v = _DOC_TYPE_WORDS.get(v.lower(), v)
+        for p in pool:
+            if p.lower() == v.lower():
+                return p
+        raise LookupError(pool)
+
+    def _resolve_council(self, v: str) -> str:
+        for c in self.councils:
+            if c.lower() == v.lower():
+                return c
+        hits: set[str] = set()
+        for key in {_words(v), *(_words(a) for a in council_aliases(v))}:
+            hits |= self._council_by_alias.get(key, set())
+        if len(hits) == 1:
+            return next(iter(hits))
+        raise LookupError(sorted(hits) if hits else self.councils)
+
+    # -- understanding -----------------------------------------------------------------------
+    def understand(self, query: str) -> Understanding:
+        text = query.lower().replace("’", "'")
+        mentions = self._councils_in(text) + self._speakers_in(query, text)
+        mentions += _dates_in(text) + self._doc_types_in(text)
+        return Understanding(_drop_overlaps(mentions))
+
+    def _councils_in(self, text: str) -> list[Mention]:
+        if self._council_re is None:
+            return []
+        found: list[Mention] = []
+        for m in self._council_re.finditer(text):
+            names = sorted(self._council_by_alias[_words(m.group(1))])
+            found.append(Mention("council", names, m.span(), len(names) == 1))
+        distinct = {tuple(m.values) for m in found}
+        if len(distinct) > 1:  # two councils named: compare, don't filter
+            for m in found:
+                m.as_filter = False
+        return found
+
+    def _speakers_in(self, query: str, text: str) -> list[Mention]:
+        found: list[Mention] = []
+        for rx, canonical in self._speaker_res:
+            for m in rx.finditer(text):
+                found.append(Mention("speaker", [canonical], m.span(), True))
+        if not found:  # a capitalised surname alone: a boost, never a filter
+            for m in re.finditer(r"\b([A-Z][\w'’-]{2,})\b", query):
+                canonical = self._surnames.get(m.group(1).lower())
+                if canonical:
+                    found.append(Mention("speaker", [canonical], m.span(), False))
+        names = {m.values[0] for m in found if m.as_filter}
+        if len(names) > 1:
+            for m in found:
+                m.as_filter = False
+        return found
+
+    def _doc_types_in(self, text: str) -> list[Mention]:
+        found = []
+        for m in re.finditer(r"\b(\d+\s+)?([a-z]+)\b", text):
+            target = _DOC_TYPE_WORDS.get(m.group(2))
+            if not target or target not in self.doc_types or m.group(1):
+                continue
+            if text[m.end():].lstrip().startswith("item"):
+                continue
+            before = text[:m.start(2)]
+            strong = re.search(r"\b(?:in|from|according to|per)\s+(?:the\s+|a\s+|its\s+)?$", before) is not None
+            found.append(Mention("doc_type", [target], m.span(2), strong))
+        return found
+
+    def _speaker_matchers(self) -> list[tuple[re.Pattern[str], str]]:
+        out = []
+        for key, spellings in self._speaker_by_key.items():
+            pats, _ = _speaker_patterns(key)
+            if pats:
+                rx = re.compile(r"(?<![\w])(?:" + "|".join(pats) + r")" + _POSS + r"(?![\w])")
+                out.append((rx, spellings[0]))
+        return out
+
+    def _unique_surnames(self) -> dict[str, str]:
+        by_surname: dict[str, set[str]] = defaultdict(set)
+        for key, spellings in self._speaker_by_key.items():
+            parts = key.split()
+            if len(parts) >= 2 and len(parts[-1]) >= 4:
+                by_surname[parts[-1]].add(spellings[0])
+        return {s: next(iter(v)) for s, v in by_surname.items() if len(v) == 1}
+
+
+def _alternation(keys: Iterable[str]) -> re.Pattern[str] | None:
+    ordered = sorted(set(keys), key=len, reverse=True)
+    if not ordered:
+        return None
+    alts = "|".join(r"\s+".join(map(re.escape, k.split())) for k in ordered)
+    return re.compile(rf"(?<![\w])({alts}){_POSS}(?![\w])")
+
+
+def _year_range(y: int) -> list[str]:
+    return [f"{y}-01-01", f"{y}-12-31"]
+
+
+def _dates_in(text: str) -> list[Mention]:
+    """Years, ranges and months named with a preposition become filters; a bare month-year boosts."""
+    out: list[Mention] = []
+    rules: list[tuple[str, Any]] = [
+        (rf"\bbetween\s+{_YEAR}\s+and\s+{_YEAR}\b", lambda m: [f"{m[1]}-01-01", f"{m[2]}-12-31"]),
+        (rf"\bfrom\s+{_YEAR}\s+(?:to|until|till|through)\s+{_YEAR}\b", lambda m: [f"{m[1]}-01-01", f"{m[2]}-12-31"]),
+        (rf"\b(?:since|from)\s+{_YEAR}\b", lambda m: [f"{m[1]}-01-01", ""]),
+        (rf"\bafter\s+{_YEAR}\b", lambda m: [f"{int(m[1]) + 1}-01-01", ""]),
+        (rf"\bbefore\s+{_YEAR}\b", lambda m: ["", f"{int(m[1]) - 1}-12-31"]),
+        (rf"\b(?:until|up to|by)\s+{_YEAR}\b", lambda m: ["", f"{m[1]}-12-31"]),
+        (rf"\b(?:in|during|on)\s+(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}\s+{_YEAR}\b", _month_range),
+        (rf"\b(?:in|during|of)\s+{_YEAR}\b", lambda m: _year_range(int(m[1]))),
+    ]
+    taken: list[tuple[int, int]] = []
+    for pattern, to_range in rules:
+        for m in re.finditer(pattern, text):
+            if any(s < m.end() and m.start() < e for s, e in taken):
+                continue
+            taken.append(m.span())
+            out.append(Mention("date", to_range(m), m.span(), True))
+    for m in re.finditer(rf"\b{_MONTH}\s+{_YEAR}\b", text):
+        if not any(s < m.end() and m.start() < e for s, e in taken):
+            out.append(Mention("date", _month_range(m), m.span(), False))
+    if sum(1 for m in out if m.as_filter) > 1:  # two separate periods: boost both
+        for m in out:
+            m.as_filter = False
+    return out
+
+
+def _month_range(m: re.Match[str]) -> list[str]:
+    month, year = _MONTHS[m.group(m.lastindex - 1).lower()], int(m.group(m.lastindex))  # type: ignore[operator]
+    return [f"{year}-{month:02d}-01", f"{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"]
+
+
+def _drop_overlaps(mentions: list[Mention]) -> list[Mention]:
+    """A span claimed by a council is not also a speaker's surname, and so on (first wins)."""
+    kept: list[Mention] = []
+    for m in mentions:
+        if any(k.span[0] < m.span[1] and m.span[0] < k.span[1] for k in kept):
+            continue
+        kept.append(m)
+    return kept
+
+
+def strip_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """The query without the words that became filters (used for the BM25 query)."""
+    out, pos = [], 0
+    for s, e in sorted(spans):
+        out.append(text[pos:s])
+        pos = max(pos, e)
+    out.append(text[pos:])
+    stripped = re.sub(r"\s+", " ", " ".join(out)).strip()
+    return stripped if re.search(r"\w", stripped) else text

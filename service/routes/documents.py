@@ -1,0 +1,29 @@
+"""GET /documents and GET /documents/{id}: browse the indexed documents and read one in full."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from service.deps import EngineDep
+from service.schemas import DocumentResponse, DocumentsResponse, ErrorResponse
+
+router = APIRouter(tags=["documents"])
+
+
+@router.get("/documents", response_model=DocumentsResponse, summary="List documents",
+            responses={422: {"model": ErrorResponse, "description": "Bad limit or offset."}})
+async def documents(
+    engine: EngineDep,
+    limit: Annotated[int, Query(description="Page size, 1..1000.")] = 50,
+    offset: Annotated[int, Query(description="Documents to skip.")] = 0,
+) -> dict:
+    return await run_in_threadpool(engine.documents, limit, offset)
+
+
+@router.get("/documents/{document_id}", response_model=DocumentResponse, summary="One document with its text",
+            responses={404: {"model": ErrorResponse, "description": "No such document."}})
+async def document(document_id: str, engine: EngineDep) -> dict:
+    return await run_in_threadpool(engine.document, document_id)

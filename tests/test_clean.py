@@ -1,0 +1,70 @@
+import re
+
+from indexer.clean import clean_text, drop_consecutive_duplicates, strip_html_remnants, strip_page_furniture
+
+SEED_ROW = (
+    "Service Provision\t<p>How can we avoid outside placements &amp; opportunistic development?</p>\t"
+    "<p>Scott Darraugh <i>Social adVentures</i></p>\n"
+    "<p>It remains a priority.</p> <p>Agreed to return to colleagues.</p>\t\t"
+)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z0-9£%]+", text))
+
+
+def test_html_tags_and_entities_removed():
+    out = clean_text(SEED_ROW)
+    assert "<p>" not in out and "<i>" not in out and "&amp;" not in out
+    assert "placements & opportunistic" in out
+    assert "Scott Darraugh Social adVentures" in out
+
+
+def test_text_that_only_looks_like_markup_is_kept():
+    out = clean_text("68% are micro community groups (<£10k) and R&D costs")
+    assert out == "68% are micro community groups (<£10k) and R&D costs"
+
+
+def test_cleaning_never_drops_content_words():
+    raw = (
+        "**Manchester City Council\nReport for Information**\n\n\n\n"
+        "Report to:  Children  and Young People Scrutiny Committee ,  19 June 2018\n"
+        "Subject: Delivering   the Our Manchester Strategy\n"
+        "Subject: Delivering   the Our Manchester Strategy\n"
+        "<p>Family hubs are a clear example</p> <i>Salford CVS</i> 68% (<£10k)\n"
+        "> [!abstract]- Present:\n> D. Ferreira, H. McAlister\n"
+    )
+    tags_removed = re.sub(r"</?(p|i)>|\[!abstract\]", " ", raw)
+    out = clean_text(raw)
+    assert _words(tags_removed) - {"abstract"} <= _words(out)
+
+
+def test_hyphenation_spacing_and_blank_lines():
+    out = clean_text("the manage-\nment of  the\tpanel , which met .\n\n\n\n\nNext   paragraph")
+    assert out == "the management of the panel, which met.\n\nNext paragraph"
+
+
+def test_hyphen_before_capital_is_not_joined():
+    assert clean_text("pre-\nOfsted visit") == "pre-\nOfsted visit"
+
+
+def test_consecutive_duplicate_lines_dropped_but_not_distant_ones():
+    lines = ["Item 1", "Item 1", "", "Item 1", "Other", "Item 1"]
+    assert drop_consecutive_duplicates(lines) == ["Item 1", "Other", "Item 1"]
+
+
+def test_glued_speaker_lines_are_not_joined_or_split_by_cleaning():
+    raw = "carers' assessmentsAlison Hinds - 0:16:16\nThank you"
+    assert clean_text(raw) == raw
+
+
+def test_page_furniture_removed_only_at_page_edges():
+    pages = [f"Salford City Council\nBody text {i}\nPage {i} of 5" for i in range(1, 6)]
+    pages[2] = "Salford City Council\nSalford City Council agreed\nPage 3 of 5"
+    out = strip_page_furniture(pages)
+    assert out[0] == "Body text 1"
+    assert out[2] == "Salford City Council agreed"
+
+
+def test_strip_html_remnants_is_noop_on_plain_text():
+    assert strip_html_remnants("plain text") == "plain text"

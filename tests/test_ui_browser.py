@@ -1,0 +1,138 @@
+"""The real page in headless Chromium: streamlit subprocess + search service, driven with Selenium.
+
+The service comes from the `api_url` fixture: the fake API by default, or any running service when
+COUNCILQA_BROWSER_API_URL is set (e.g. `councilqa serve` on the corpus index).
+Screenshots go to $COUNCILQA_ARTIFACTS or artifacts/ in the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "tests")) if p not in sys.path]
+
+from ui_fakes import free_port, serve_fake_api  # noqa: E402
+
+from ui.launch import streamlit_command, ui_env  # noqa: E402
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+QUESTION = "what did Wolverhampton say about youth zone funding"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian chromium and chromedriver at /usr/bin (apt-get install chromium chromium-driver)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def api_url() -> Iterator[str]:
+    """The search service the page talks to. Swap here (or set COUNCILQA_BROWSER_API_URL) for the real one."""
+    if url := os.environ.get("COUNCILQA_BROWSER_API_URL"):
+        yield url.rstrip("/")
+        return
+    with serve_fake_api() as fake:
+        yield fake.url
+
+
+@pytest.fixture(scope="module")
+def page_url(api_url: str) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        streamlit_command(api_url, port), env=ui_env(api_url), cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read() if proc.stdout and proc.poll() is not None else ""
+                pytest.fail(f"streamlit did not start: {out[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tempfile.mkdtemp(prefix="councilqa-chromium-")
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", f"--user-data-dir={profile}", "--window-size=1400,2200",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def artifacts_dir() -> Path:
+    path = Path(os.environ.get("COUNCILQA_ARTIFACTS") or ROOT / "artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_ask_a_question_in_the_browser(driver, page_url: str) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 30)
+    driver.get(page_url)
+    box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, 'input[aria-label="Your question"]')))
+    box.send_keys(QUESTION, Keys.ENTER)
+
+    wait.until(ec.presence_of_element_located((By.XPATH, "//*[contains(text(), 'Download briefing note')]")))
+    wait.until(lambda d: "Alison Hinds" in d.find_element(By.TAG_NAME, "body").text)
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert "Sources" in body and "[1]" in body
+    assert "Alison Hinds" in body
+    assert "Children & Young People Scrutiny Panel" in body or "Wolverhampton" in body
+    assert "Download briefing note (Markdown)" in body
+    assert "Traceback" not in body
+    time.sleep(0.5)  # let fonts and the last layout settle before the picture
+    driver.save_screenshot(str(artifacts_dir() / "ui_answer.png"))
+
+    # Open the first citation in its document: the cited span is highlighted and scrolled into view.
+    driver.find_element(By.XPATH, "//button[.//p[text()='Show in document']]").click()
+    cited = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "mark#cited")))
+    assert "youth zone" in cited.text
+    time.sleep(0.5)
+    in_view = driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight;",
+        cited,
+    )
+    assert in_view, "the cited passage was not scrolled into view"
+    driver.save_screenshot(str(artifacts_dir() / "ui_document.png"))
