@@ -75,6 +75,7 @@ class Extraction:
     chosen: list[Chosen] = field(default_factory=list)
     found: bool = False
     confidence: float = 0.0
+    has_keyword: bool = False
     units: list[Unit] = field(default_factory=list)
 
 
@@ -211,10 +212,10 @@ def extract(
     found = (confidence >= cfg.abstain_cosine and (has_keyword or not question_terms)) \
         or confidence >= cfg.confident_cosine
     if not found:
-        return Extraction(found=False, confidence=confidence, units=units)
+        return Extraction(found=False, confidence=confidence, has_keyword=has_keyword, units=units)
     picked = _mmr(scores, cos, vecs, cfg) if cfg.max_sentences > 1 else [best]
     chosen = [Chosen(units[i], float(scores[i]), float(cos[i])) for i in picked]
-    return Extraction(chosen=chosen, found=True, confidence=confidence, units=units)
+    return Extraction(chosen, True, confidence, has_keyword, units)
 
 
 def one_line(text: str) -> str:

@@ -62,6 +62,7 @@ class Engine:
         self.embedder = embedder
         self.settings = settings
         self.answer_config = answer_config or ans.AnswerConfig()
+        self.strip_filter_words = True  # drop words that became filters from the BM25 query
         self._local = threading.local()
         self._encode_lock = threading.Lock()
         self._facets = index.passages.facets()
@@ -207,7 +208,8 @@ class Engine:
         boosts = Boosts(frozenset(boost_report.get("council", [])), frozenset(boost_report.get("speaker", [])),
                         frozenset(boost_report.get("doc_type", [])),
                         tuple(tuple(d.split("..")) for d in boost_report.get("date", [])))  # type: ignore[misc]
-        bm25_text = strip_spans(query, understanding.spans_for(auto)) if auto else query
+        strip = auto and self.strip_filter_words
+        bm25_text = strip_spans(query, understanding.spans_for(auto)) if strip else query
         return Plan(applied, auto, boosts, boost_report, self.allowed_rows(applied), query, bm25_text, understanding)
 
     # -- retrieval -------------------------------------------------------------------------------

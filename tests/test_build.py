@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from councilqa.settings import Settings
+import indexer.build as build_module
 from indexer.build import IndexBuildError, build_index
 from indexer.embed import FakeEmbedder
 from indexer.index import CouncilIndex, IndexLoadError
@@ -200,3 +201,25 @@ def test_killing_a_build_at_any_moment_leaves_previous_index_loadable(tmp_path: 
         assert idx.passages.count() == idx.dense.size == idx.manifest["passages"]
         outcomes.add("new" if idx.manifest["corpus_hash"] != expected else "old")
     assert "old" in outcomes, "at least one kill landed mid-build"
+
+
+def test_unchanged_files_are_not_parsed_again(tmp_path: Path, corpus: Path, monkeypatch) -> None:
+    settings = _settings(tmp_path)
+    build_index([corpus], settings, embedder=FakeEmbedder(), progress=False)
+    _write(corpus, "d", _para("allotments"), council="Ambridge Parish Council")
+    parsed: list[str] = []
+    real = build_module.load_document
+
+    def spy(path: Path, registry: object = None):  # type: ignore[no-untyped-def]
+        parsed.append(path.name)
+        return real(path, registry)
+
+    monkeypatch.setattr(build_module, "load_document", spy)
+    report = build_index([corpus], settings, embedder=FakeEmbedder(), progress=False)
+    assert parsed == ["d.txt"]
+    assert (report.documents, report.reused_documents) == (4, 3)
+    (corpus / "a.json").write_text(json.dumps({"council": "Borsetshire County Council", "date": "2024-03-02"}))
+    parsed.clear()
+    report = build_index([corpus], settings, embedder=FakeEmbedder(), progress=False)
+    assert parsed == ["a.txt"], "a sidecar edit re-reads its document"
+    assert CouncilIndex.load(settings.index_dir).passages.document("a")[0].date == "2024-03-02"  # type: ignore[index]

@@ -68,3 +68,18 @@ def test_page_furniture_removed_only_at_page_edges():
 
 def test_strip_html_remnants_is_noop_on_plain_text():
     assert strip_html_remnants("plain text") == "plain text"
+
+
+def test_real_seeds_keep_every_word():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    seeds = sorted((root / "corpus").glob("00*.txt")) or sorted((root.parent / "shared" / "seeds").glob("00*.txt"))
+    if not seeds:
+        import pytest
+
+        pytest.skip("seed documents not available")
+    for path in seeds:
+        raw = path.read_text(encoding="utf-8")
+        expected = strip_html_remnants(raw).replace("-\n", "")  # tags go; hyphen breaks are rejoined
+        assert _words(expected) <= _words(clean_text(raw)), path.name

@@ -50,14 +50,14 @@ def test_discover_filters_and_reports(tmp_path):
     (tmp_path / ".git").mkdir()
     for name in ("a.txt", "b.md", "sub/c.html", "sub/d.PDF", "e.docx", "f.htm", ".hidden.txt", ".git/x.txt"):
         (tmp_path / name).write_text("x")
-    for name in ("a.json", "manifest.jsonl", "sub/manifest.csv", "notes.doc", "orphan.json", "~$e.docx"):
+    for name in ("a.json", "manifest.jsonl", "sub/manifest.csv", "notes.doc", "orphan.json", "~$e.docx", "README.md"):
         (tmp_path / name).write_text("x")
     files, skipped = discover([tmp_path, tmp_path / "a.txt"])
     assert [f.relative_to(tmp_path.resolve()).as_posix() for f in files] == [
         "a.txt", "b.md", "e.docx", "f.htm", "sub/c.html", "sub/d.PDF",
     ]  # fmt: skip
     reasons = dict(skipped)
-    assert set(reasons) == {str(tmp_path / "notes.doc"), str(tmp_path / "orphan.json")}
+    assert set(reasons) == {str(tmp_path / n) for n in ("notes.doc", "orphan.json", "README.md")}
     assert "unsupported file type .doc" in reasons[str(tmp_path / "notes.doc")]
 
 

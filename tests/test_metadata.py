@@ -43,9 +43,7 @@ def test_registry_prefers_most_official_form_regardless_of_order():
         for n in order:
             reg.add(n)
         assert reg.canonical("wolverhampton") == "City of Wolverhampton Council"
-        assert reg.aliases() == {
-            "City of Wolverhampton Council": ["Wolverhampton", "Wolverhampton City Council"]
-        }
+        assert reg.aliases() == {"City of Wolverhampton Council": ["Wolverhampton", "Wolverhampton City Council"]}
     reg = CouncilRegistry()
     assert reg.add("Salford") == "Salford"
     assert reg.add("Salford City Council") == "Salford City Council"

