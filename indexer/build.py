@@ -28,6 +28,7 @@ from indexer.dense import FaissDense, choose_faiss_kind
 from indexer.embed import Embedder, choose_backend, load_embedder, model_id_for
 from indexer.index import FORMAT_VERSION, MANIFEST, PASSAGES, IndexLoadError, read_manifest, recover_interrupted
 from indexer.loaders import CouncilRegistry, discover, load_document
+from indexer.metadata import recanonicalise
 from indexer.models import Document, Passage, SkipFile
 from indexer.passages import PassageStore
 from indexer.sparse import SparseBM25
@@ -221,8 +222,7 @@ def build_index(
             continue
         if record:
             known[doc.meta.doc_id] = record[1]
-            if doc.meta.council:
-                registry.add(doc.meta.council)
+            registry.add(doc.meta.extra.get("council_raw") or doc.meta.council or "")
         seen_ids[doc.meta.doc_id] = str(path)
         fingerprints[doc.meta.doc_id] = fp
         docs.append(doc)
@@ -234,6 +234,8 @@ def build_index(
                else "Supported files: .txt .md .html .pdf .docx")
         )
 
+    for doc in docs:  # an early document may have met its council before its most official spelling
+        recanonicalise(doc.meta, registry)
     corpus_hash = _corpus_hash(docs)
     if (not force and previous.manifest and previous.store is not None
             and previous.manifest.get("corpus_hash") == corpus_hash
@@ -257,6 +259,8 @@ def build_index(
                 max_model_tokens = get_embedder().max_tokens
             chunk_settings = ChunkSettings(settings.chunk_tokens, settings.chunk_overlap, max_model_tokens)
             passages = chunk_document(doc, chunk_settings, get_embedder().count_tokens)
+        for p in passages:
+            p.council = doc.meta.council
         per_doc.append((doc, passages))
     previous.close()
 
