@@ -27,11 +27,13 @@ import numpy as np
 from councilqa.settings import Settings
 from indexer.embed import model_id_for, resolve_model
 
-EXPORT_VERSION = 2  # bump when the exported graph changes; older cache folders are rebuilt
+EXPORT_VERSION = 3  # bump when the exported graph changes; older cache folders are rebuilt
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 META_FILE = "meta.json"
 TOKENIZER_DIR = "tokenizer"
+
+FFN_OUT = re.compile(r"layer\.\d+/output/dense/MatMul$")  # BERT-style names of the FFN output projection
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,13 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
     if pooling not in ("mean", "cls"):
         raise RuntimeError(f"ONNX export supports mean or cls pooling, not {pooling!r}; use torch-fp32")
     hf = st[0].auto_model.eval().float()
+    # The classic (eager) attention exports as the MatMul/Softmax pattern ONNX Runtime fuses into
+    # one Attention op, which quantises to QAttention; SDPA exports as a pattern it does not fuse.
+    with contextlib.suppress(Exception):
+        hf.set_attn_implementation("eager")
+    if getattr(hf.config, "_attn_implementation", "eager") != "eager":
+        with contextlib.suppress(Exception):
+            hf.config._attn_implementation = "eager"
     tokenizer = st.tokenizer
     input_names = [n for n in tokenizer.model_input_names if n in ("input_ids", "attention_mask", "token_type_ids")]
     if "attention_mask" not in input_names:
@@ -169,11 +178,24 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
                 meta["optimized"] = True
             except Exception as exc:  # the plain graph still works, only slower
                 log.warning("ONNX transformer fusion failed (%s); quantising the unfused graph", exc)
-        quantize_dynamic(
-            str(to_quantise), str(tmp / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True,
-            # Fused ops (com.microsoft domain) defeat ONNX shape inference; their outputs are float.
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
+        # Keep the feed-forward output projections in float32: their inputs (GELU outputs) have
+        # outliers that per-tensor int8 activations clip, which alone pulls some passages below
+        # cosine 0.99 to float32. The other 30 projections and attention run in int8.
+        graph = onnx.load(str(to_quantise), load_external_data=False).graph
+        keep_fp32 = [n.name for n in graph.node if n.op_type == "MatMul" and FFN_OUT.search(n.name)]
+        meta["fp32_nodes"] = keep_fp32
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # quantize_dynamic logs a "consider pre-processing" warning at root
+        try:
+            quantize_dynamic(
+                str(to_quantise), str(tmp / INT8_FILE), weight_type=QuantType.QInt8, per_channel=True,
+                nodes_to_exclude=keep_fp32,
+                # Fused ops (com.microsoft domain) defeat ONNX shape inference; their outputs are float.
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+        finally:
+            root.setLevel(level)
         if to_quantise != fp32:
             to_quantise.unlink()
         tokenizer.save_pretrained(str(tmp / TOKENIZER_DIR))
@@ -215,7 +237,7 @@ class OnnxInt8Embedder:
     """Embedder protocol on ONNX Runtime (CPU): int8 weights by default, float32 with precision='fp32'."""
 
     def __init__(self, settings: Settings, precision: str = "int8", threads: int | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, spin: bool = False) -> None:
         ort = _need_onnxruntime()
         from transformers import AutoTokenizer
 
@@ -241,6 +263,10 @@ class OnnxInt8Embedder:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: on a shared or small machine spinning threads
+        # steal the cores the other worker needs (measured several times slower under load).
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model_file = folder / (INT8_FILE if precision == "int8" else FP32_FILE)
         self.session = ort.InferenceSession(str(model_file), sess_options=opts, providers=["CPUExecutionProvider"])
         self._session_inputs = {i.name for i in self.session.get_inputs()}

@@ -5,10 +5,10 @@ unpunctuated runs packed a few lines at a time; speaker and agenda lines are nev
 are scored by the embedding cosine to the question plus keyword overlap plus a small rank prior,
 and chosen greedily with maximal marginal relevance so the answer does not repeat itself.
 
-Abstention: the answer is given only when the best unit's cosine reaches `abstain_cosine` and some
-keyword of the question (not a council or person the query named) appears in the evidence, or the
-cosine reaches `confident_cosine` on its own. The two numbers were calibrated on the real model
-(all-MiniLM-L6-v2) with eval/gold.jsonl; see the report in the service README section.
+Abstention: the evidence score is the best unit's cosine to the question plus `coverage_weight`
+times the share of the question's keywords (not the council, person or period it named) found in
+the top passages. Below `abstain_below` the service says it found nothing. The two numbers were
+calibrated on the real model (all-MiniLM-L6-v2) against eval/gold.jsonl (`python -m service.calibrate`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ _BULLET = re.compile(r"^\s*(?:[-*•▪◦]|\d{1,2}[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 MAX_UNIT_CHARS = 320
 MIN_UNIT_WORDS = 4
+_FRAGMENT_PENALTY = 0.1
 # Words that appear in almost every question about council papers and carry no topic.
 _QUESTION_WORDS = frozenset(
     (
@@ -55,10 +56,10 @@ class Unit:
 
 @dataclass
 class AnswerConfig:
-    abstain_cosine: float = 0.40
-    confident_cosine: float = 0.60
+    abstain_below: float = 0.84  # evidence score = best cosine + coverage_weight * keyword coverage
+    coverage_weight: float = 0.5
     keyword_weight: float = 0.30
-    max_sentences: int = 3
+    max_sentences: int = 4
     mmr_lambda: float = 0.7
     keep_ratio: float = 0.8  # later sentences must score at least this share of the best
 
@@ -75,7 +76,8 @@ class Extraction:
     chosen: list[Chosen] = field(default_factory=list)
     found: bool = False
     confidence: float = 0.0
-    has_keyword: bool = False
+    coverage: float = 0.0
+    evidence: float = 0.0
     units: list[Unit] = field(default_factory=list)
 
 
@@ -185,7 +187,7 @@ def _mmr(scores: np.ndarray, cos: np.ndarray, vecs: np.ndarray, cfg: AnswerConfi
         mmr = cfg.mmr_lambda * scores - (1 - cfg.mmr_lambda) * sims.max(axis=1)
         mmr[chosen] = -np.inf
         nxt = int(np.argmax(mmr))
-        if not np.isfinite(mmr[nxt]) or scores[nxt] < cfg.keep_ratio * best or cos[nxt] < cfg.abstain_cosine:
+        if not np.isfinite(mmr[nxt]) or scores[nxt] < cfg.keep_ratio * best:
             break
         if sims[nxt].max() > 0.9:  # a near-repeat (transcripts often say things twice)
             break
@@ -205,17 +207,36 @@ def extract(
     unit_terms = [set(tokenize([u.text])[0]) for u in units]
     overlap = _overlap(question_terms, unit_terms)
     prior = np.array([0.03 / (1 + u.passage_index) for u in units], dtype=np.float32)
-    scores = cos + cfg.keyword_weight * overlap + prior
-    best = int(np.argmax(scores))
+    scores = cos + cfg.keyword_weight * overlap + prior - _FRAGMENT_PENALTY * _fragments(units, passages)
+    coverage = keyword_coverage(question_terms, passages)
     confidence = float(cos.max())
-    has_keyword = bool(question_terms) and bool(overlap.max() > 0)
-    found = (confidence >= cfg.abstain_cosine and (has_keyword or not question_terms)) \
-        or confidence >= cfg.confident_cosine
-    if not found:
-        return Extraction(found=False, confidence=confidence, has_keyword=has_keyword, units=units)
-    picked = _mmr(scores, cos, vecs, cfg) if cfg.max_sentences > 1 else [best]
+    evidence = confidence + cfg.coverage_weight * coverage
+    if evidence < cfg.abstain_below:
+        return Extraction(found=False, confidence=confidence, coverage=coverage, evidence=evidence, units=units)
+    picked = _mmr(scores, cos, vecs, cfg) if cfg.max_sentences > 1 else [int(np.argmax(scores))]
     chosen = [Chosen(units[i], float(scores[i]), float(cos[i])) for i in picked]
-    return Extraction(chosen, True, confidence, has_keyword, units)
+    return Extraction(chosen, True, confidence, coverage, evidence, units)
+
+
+def keyword_coverage(question_terms: set[str], passages: Sequence[Passage]) -> float:
+    """Share of the question's keywords that occur anywhere in the passages (1.0 when it has none)."""
+    if not question_terms:
+        return 1.0
+    seen: set[str] = set()
+    for toks in tokenize([p.text for p in passages]):
+        seen.update(toks)
+    return len(question_terms & seen) / len(question_terms)
+
+
+def _fragments(units: list[Unit], passages: Sequence[Passage]) -> np.ndarray:
+    """1 for a unit cut by a chunk boundary: starts the passage in lower case, or ends it unpunctuated."""
+    out = np.zeros(len(units), dtype=np.float32)
+    for i, u in enumerate(units):
+        text = passages[u.passage_index].text
+        head_cut = u.start == len(text) - len(text.lstrip()) and u.text[:1].islower()
+        tail_cut = u.end == len(text.rstrip()) and u.text[-1:] not in ".!?\"'”’)"
+        out[i] = float(head_cut or tail_cut)
+    return out
 
 
 def one_line(text: str) -> str:

@@ -3,7 +3,7 @@
     python -m service.calibrate --index-dir /tmp/idx_corpus --gold eval/gold.jsonl
 
 Prints retrieval recall@5, how often an answer quote overlaps the gold evidence, and for a grid of
-(abstain_cosine, confident_cosine) pairs the share of questions whose found/not-found is right.
+(coverage weight, threshold) pairs the balanced accuracy of found/not-found.
 """
 
 from __future__ import annotations
@@ -33,17 +33,17 @@ def _overlaps(doc: str, s: int, e: int, spans: list[tuple[str, int, int]]) -> bo
     return any(d == doc and s < ee and ss < e for d, ss, ee in spans)
 
 
-def raw_evidence(engine: Engine, question: str) -> tuple[float, bool]:
+def raw_evidence(engine: Engine, question: str) -> tuple[float, float]:
     """Best-unit cosine and keyword presence, independent of the thresholds."""
     plan = engine.plan(question, {}, True)
     hits = engine.retrieve(plan, 5, "hybrid")
     by_row = engine.fetch([r for r, _ in hits])
     passages = [by_row[r] for r, _ in hits if r in by_row]
     named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
-    cfg = ans.AnswerConfig(abstain_cosine=-1.0, confident_cosine=-1.0)
+    cfg = ans.AnswerConfig(abstain_below=-1.0)
     ex = ans.extract(engine._encode_query(question), ans.keywords(question, named), passages,
                      engine._encode_units, cfg)
-    return ex.confidence, ex.has_keyword
+    return ex.confidence, ex.coverage
 
 
 def evaluate(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -57,24 +57,21 @@ def evaluate(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
         a = engine.ask(q)
         quote_hit = any(_overlaps(c["document_id"], c["quote_start"], c["quote_end"], spans) for c in a["citations"])
         facts = all(f.lower() in a["answer"].lower() for f in row.get("key_facts", [])) if a["found"] else False
-        conf, kw = raw_evidence(engine, q)
+        conf, cov = raw_evidence(engine, q)
         out.append({"id": row["id"], "answerable": row["answerable"], "hit5": hit5, "found": a["found"],
-                    "quote_hit": quote_hit, "facts": facts, "conf": conf, "kw": kw, "q": q})
+                    "quote_hit": quote_hit, "facts": facts, "conf": conf, "cov": cov, "q": q})
     return out
 
 
 def grid(results: list[dict[str, Any]]) -> list[tuple[float, float, float, int, int]]:
+    """Balanced accuracy (answer the answerable, abstain on the rest) per (weight, threshold)."""
     rows = []
-    for lo, hi in product([x / 100 for x in range(20, 62, 2)], [x / 100 for x in range(40, 82, 4)]):
-        if hi < lo:
-            continue
-        right = fp = fn = 0
-        for r in results:
-            found = (r["conf"] >= lo and r["kw"]) or r["conf"] >= hi
-            right += found == r["answerable"]
-            fp += found and not r["answerable"]
-            fn += (not found) and r["answerable"]
-        rows.append((right / len(results), lo, hi, fp, fn))
+    n_a = sum(r["answerable"] for r in results) or 1
+    n_u = (len(results) - n_a) or 1
+    for w, t in product((0.0, 0.25, 0.5, 0.75, 1.0), [x / 100 for x in range(30, 120)]):
+        fp = sum((r["conf"] + w * r["cov"]) >= t for r in results if not r["answerable"])
+        fn = sum((r["conf"] + w * r["cov"]) < t for r in results if r["answerable"])
+        rows.append(((1 - fn / n_a + 1 - fp / n_u) / 2, w, t, fp, fn))
     return sorted(rows, reverse=True)
 
 
@@ -93,15 +90,17 @@ def main() -> None:
     n = len(answerable)
     print(f"questions {len(results)} (answerable {n})")
     print(f"R@5 {sum(r['hit5'] for r in answerable) / n:.3f}  quote overlaps evidence "
-          f"{sum(r['quote_hit'] for r in answerable) / n:.3f}  key facts in answer {sum(r['facts'] for r in answerable) / n:.3f}")
+          f"{sum(r['quote_hit'] for r in answerable) / n:.3f}  "
+          f"key facts in answer {sum(r['facts'] for r in answerable) / n:.3f}")
     print(f"abstention now: answered {sum(r['found'] for r in answerable)}/{n} answerable, "
           f"{sum(r['found'] for r in results if not r['answerable'])}/{len(results) - n} unanswerable")
-    for acc, lo, hi, fp, fn in grid(results)[:10]:
-        print(f"  abstain {lo:.2f} confident {hi:.2f}: accuracy {acc:.3f} (false answers {fp}, false abstains {fn})")
+    for acc, w, t, fp, fn in grid(results)[:10]:
+        print(f"  weight {w:.2f} threshold {t:.2f}: balanced accuracy {acc:.3f} (false answers {fp}, "
+              f"false abstains {fn})")
     if args.verbose:
         for r in results:
             print(f"{r['id']} ans={r['answerable']:d} found={r['found']:d} hit5={r['hit5']:d} quote={r['quote_hit']:d} "
-                  f"conf={r['conf']:.3f} kw={r['kw']:d} {r['q'][:70]}")
+                  f"conf={r['conf']:.3f} cov={r['cov']:.2f} {r['q'][:70]}")
 
 
 if __name__ == "__main__":

@@ -197,13 +197,14 @@ class Engine:
         understanding = self.vocabulary.understand(query) if auto_filters else Understanding()
         applied, auto = dict(filters), {}
         candidates = understanding.candidate_filters()
-        for name in ("council", "speaker", "doc_type", "date_from", "date_to"):
-            value = candidates.get(name)
-            if value is None or name in filters:
+        for group in (("council",), ("speaker",), ("doc_type",), ("date_from", "date_to")):
+            wanted = {n: candidates[n] for n in group if n in candidates and n not in filters}
+            if not wanted:
                 continue
-            allowed = self.allowed_rows({**applied, name: value})
-            if allowed is not None and len(allowed) > 0:
-                applied[name], auto[name] = value, value
+            allowed = self.allowed_rows({**applied, **wanted})
+            if allowed is not None and len(allowed) > 0:  # a filter that leaves nothing becomes a boost
+                applied.update(wanted)
+                auto.update(wanted)
         boost_report = _boost_report(understanding, {k: v for k, v in candidates.items() if k not in filters}, auto)
         boosts = Boosts(frozenset(boost_report.get("council", [])), frozenset(boost_report.get("speaker", [])),
                         frozenset(boost_report.get("doc_type", [])),
@@ -265,14 +266,14 @@ class Engine:
             if passages else ans.Extraction()
         if not ex.found:
             return {"answer": ans.NOT_FOUND, "citations": [], "mode": "extractive", "found": False,
-                    "confidence": round(ex.confidence, 4)}
+                    "confidence": round(ex.evidence, 4)}
         result = self._extractive(ex, ranked)
         if self.settings.llm_base_url:
             try:
                 result = self._llm(question, ranked)
             except LlmError as exc:
                 result["llm_error"] = str(exc)
-        result["confidence"] = round(ex.confidence, 4)
+        result["confidence"] = round(ex.evidence, 4)
         return result
 
     def _extractive(self, ex: ans.Extraction, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
@@ -326,7 +327,7 @@ class Engine:
                 "speakers": len(self._facets["speakers"]), "dense": getattr(self.index.dense, "kind", "?"),
                 "embed_backend": getattr(self.embedder, "backend", "?"),
                 "query_cache": {"hits": info.hits, "misses": info.misses, "size": info.currsize},
-                "abstain_threshold": self.answer_config.abstain_cosine}
+                "abstain_threshold": self.answer_config.abstain_below}
 
 
 def _ms(started: float) -> float:

@@ -100,7 +100,10 @@ class AskResponse(BaseModel):
     citations: list[AnswerCitation] = Field(..., description="One entry per [n] marker in the answer.")
     mode: Literal["extractive", "llm"] = Field(..., description="Who wrote the answer.")
     found: bool = Field(..., description="False when the papers hold nothing that answers the question.")
-    confidence: float = Field(..., description="Similarity of the best evidence to the question (0..1).")
+    confidence: float = Field(
+        ..., description="Evidence score: cosine of the best sentence to the question plus 0.5 x the share of "
+        "the question's keywords found in the passages. Below the abstention threshold, found is false."
+    )
     filters_applied: dict[str, str] = Field(..., description="Every filter in force.")
     auto_filters: dict[str, str] = Field(..., description="The subset of filters inferred from the question.")
     boosts: dict[str, list[str]] = Field(default_factory=dict, description="Facet values used as boosts.")
@@ -176,7 +179,7 @@ class StatsResponse(BaseModel):
     dense: str = Field(..., description="Vector index kind.")
     embed_backend: str = Field(..., description="Embedding backend in use for queries.")
     query_cache: dict[str, int] = Field(..., description="Query-embedding LRU cache: hits, misses, size.")
-    abstain_threshold: float = Field(..., description="Cosine below which /ask says it found nothing.")
+    abstain_threshold: float = Field(..., description="Evidence score below which /ask says it found nothing.")
 
 
 class ErrorBody(BaseModel):

@@ -50,13 +50,13 @@ def build_run(rankings: Mapping[str, Sequence[Sequence[int]]], name: str) -> Run
 
 def scores(qrels: Qrels, run: Run, metrics: Sequence[str] = METRICS) -> dict[str, float]:
     res = evaluate(qrels, run, list(metrics), make_comparable=True)
-    return {m: float(res[m]) for m in metrics}  # type: ignore[index]
+    return {m: float(res[m]) for m in metrics}
 
 
 def per_question(qrels: Qrels, run: Run, metrics: Sequence[str] = METRICS) -> dict[str, dict[str, float]]:
     """{question id: {metric: value}}, read back from the run, where ranx saves per-question scores."""
     evaluate(qrels, run, list(metrics), make_comparable=True)
-    return {qid: {m: float(run.scores[m].get(qid, 0.0)) for m in metrics} for qid in qrels}
+    return {qid: {m: float(run.scores[m].get(qid, 0.0)) for m in metrics} for qid in qrels.to_dict()}
 
 
 def significance(

@@ -1,0 +1,100 @@
+"""Shared fixtures: small indexes built once per session.
+
+* `tiny_index_dir`: four short documents from two councils that are not among the seeds
+  ("Borsetshire County Council", "City of Felpersham Council"), FakeEmbedder, built in seconds.
+* `corpus_index_dir`: the shipped corpus/ with the real model (slow; use with @pytest.mark.slow).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from councilqa.settings import Settings
+from indexer.build import build_index
+from indexer.embed import FakeEmbedder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
+    "bcc_cabinet_2021": (
+        "Borsetshire County Council\nCabinet\n10 March 2021\n\n"
+        "1. Apologies\n\nApologies were received from Councillor Brian Aldridge.\n\n"
+        "2. Library services review\n\n"
+        "The Cabinet approved the closure of the Loxley Barrett mobile library from June 2021. "
+        "Savings of £120,000 a year are expected from the library review.\n"
+        "Members asked that the Felpersham central library keep its Saturday opening hours.\n\n"
+        "3. Highways maintenance\n\n"
+        "The Cabinet agreed a pothole repair programme of £2.4 million for the county's rural roads. "
+        "Repairs on the Am Valley road will start in the spring.\n",
+        {"council": "Borsetshire County Council", "committee": "Cabinet", "date": "2021-03-10",
+         "title": "Cabinet minutes 10 March 2021", "doc_type": "minutes",
+         "source_url": "https://borsetshire.example/cabinet/2021-03-10"},
+    ),
+    "bcc_health_2022": (
+        "Health and Wellbeing Board - Thursday 14 July 2022 - Borsetshire County Council Webcasting\n"
+        "Agenda item :\n4 Children's mental health\n"
+        "Cllr Lynda Snell - 0:00:05\n"
+        "Welcome everyone to the Health and Wellbeing Board. We turn to children's mental health\n"
+        "and the waiting times for the school counselling service.\n"
+        "Jennifer Aldridge - 0:01:10\n"
+        "Thank you chair. The school counselling service now sees children within six weeks\n"
+        "and we have recruited four new counsellors for the secondary schools in Borchester.\n"
+        "The waiting list has fallen from 300 children to 120 children since January.\n"
+        "Cllr Lynda Snell - 0:03:40\n"
+        "Thank you Jennifer. That is a real improvement and the board welcomes the new counsellors.\n",
+        {"council": "Borsetshire County Council", "committee": "Health and Wellbeing Board", "date": "2022-07-14",
+         "title": "Health and Wellbeing Board webcast 14 July 2022", "doc_type": "transcript",
+         "source_url": "https://borsetshire.example/webcast/2022-07-14"},
+    ),
+    "fcc_scrutiny_2019": (
+        "City of Felpersham Council\nChildren's Scrutiny Committee\nReport of the Director of Children's Services\n\n"
+        "Summary\n\n"
+        "The number of looked after children in Felpersham rose to 410 in 2019. "
+        "The council opened two new children's homes to reduce placements outside the city.\n\n"
+        "Foster carers\n\n"
+        "A recruitment campaign added 35 foster carers during the year. "
+        "Foster carers receive free leisure centre membership as part of the offer.\n",
+        {"council": "City of Felpersham Council", "committee": "Children's Scrutiny Committee",
+         "date": "2019-11-05", "title": "Looked after children annual report", "doc_type": "report"},
+    ),
+    "fcc_council_2023": (
+        "City of Felpersham Council\nFull Council\n\n"
+        "5. Budget 2023/24\n\n"
+        "The Council approved a budget including a council tax increase of 4.99 per cent. "
+        "The leader said the youth centre on Market Street would stay open with new funding.\n\n"
+        "6. Questions from members\n\n"
+        "Councillor Kirsty Miller asked about bin collections; fortnightly collections will continue.\n",
+        {"council": "City of Felpersham Council", "committee": "Full Council", "date": "2023-02-22",
+         "title": "Full Council minutes 22 February 2023", "doc_type": "minutes"},
+    ),
+}
+
+
+def write_tiny_corpus(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, (text, meta) in TINY_DOCS.items():
+        (folder / f"{stem}.txt").write_text(text)
+        (folder / f"{stem}.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FakeEmbedder index of TINY_DOCS (two non-seed councils, minutes, a report and a transcript)."""
+    root = tmp_path_factory.mktemp("tiny")
+    papers = write_tiny_corpus(root / "papers")
+    settings = Settings(index_dir=root / "index", cache_dir=root / "cache", chunk_tokens=60, chunk_overlap=10)
+    build_index([papers], settings, embedder=FakeEmbedder(), progress=False)
+    return root / "index"
+
+
+@pytest.fixture(scope="session")
+def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped corpus/ indexed with the real model (all-MiniLM-L6-v2). Slow: mark tests @pytest.mark.slow."""
+    root = tmp_path_factory.mktemp("corpus_index")
+    settings = Settings(index_dir=root / "index", cache_dir=root / "cache")
+    build_index([ROOT / "corpus"], settings, progress=False)
+    return root / "index"
