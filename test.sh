@@ -15,4 +15,4 @@ fi
 export COUNCILQA_ARTIFACTS="${COUNCILQA_ARTIFACTS:-$PWD/artifacts}"
 .venv/bin/python -m pytest -m "slow or browser or not slow" "$@"
 .venv/bin/python -m councilqa.cli index corpus --index-dir artifacts/eval-index --quiet
-.venv/bin/python -m councilqa.cli eval --index-dir artifacts/eval-index --out artifacts/eval --min-recall5 "${COUNCILQA_MIN_RECALL5:-0.5}"
+.venv/bin/python -m councilqa.cli eval --index-dir artifacts/eval-index --out artifacts/eval --min-recall5 "${COUNCILQA_MIN_RECALL5:-0.78}"

@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"run": f"add one document ({added.name[:40]})", "seconds": time.perf_counter() - t0,
                      "documents": r.documents, "chunks": r.chunks, "embedded": r.embedded,
                      "reused docs": r.reused_documents, "up to date": r.up_to_date})
-        print(f"# Incremental indexing\n\nMachine: {machine()}\nCorpus: {args.corpus if not args.smoke else 'corpus/ (4 files)'}"
-              f"{' (hashing embedder)' if args.smoke else ''}\n")
+        source = "corpus/ (4 files, hashing embedder)" if args.smoke else str(args.corpus)
+        print(f"# Incremental indexing\n\nMachine: {machine()}\nCorpus: {source}\n")
         print(table(rows, ["run", "seconds", "documents", "chunks", "embedded", "reused docs", "up to date"]))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     max_query_chars: int = Field(1000, ge=1)
     max_k: int = Field(100, ge=1)
+    answer_min_evidence: float = Field(
+        0.84, description="Abstain below this evidence score (best sentence cosine + 0.5 x keyword coverage); "
+        "calibrated for all-MiniLM-L6-v2 with `python -m service.calibrate`, recalibrate for other models.",
+    )
 
     # UI
     api_url: str = "http://127.0.0.1:8000"

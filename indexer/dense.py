@@ -46,6 +46,9 @@ class FaissDense:
         self.params = params or {}
         self.size = int(index.ntotal)
         self.dimension = int(index.d)
+        self._flat: np.ndarray | None = None
+        if kind == "ivf":  # lets reconstruct_batch serve small filtered searches; done once, not per query
+            index.make_direct_map()
         self._apply_params()
 
     @classmethod
@@ -102,19 +105,19 @@ class FaissDense:
     def _search_allowed(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         allowed = np.ascontiguousarray(allowed, dtype=np.int64)
         if self.kind == "flat" or len(allowed) <= 20_000:
-            # A small allowed set is searched exactly: cheaper than a filtered graph walk, and exact.
-            vecs = np.vstack([self.index.reconstruct(int(r)) for r in allowed]) if self.kind == "flat" \
-                else self._reconstruct_many(allowed)
-            sims = queries @ vecs.T
+            # A small allowed set is scored exactly: cheaper than a filtered graph walk, and exact.
+            sims = queries @ self._vectors(allowed).T
             kk = min(k, len(allowed))
-            top = np.argsort(-sims, axis=1)[:, :kk]
-            scores = np.take_along_axis(sims, top, axis=1)
+            top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+            order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
+            top = np.take_along_axis(top, order, axis=1)
+            scores = np.take_along_axis(sims, top, axis=1).astype(np.float32)
             rows = allowed[top]
             if kk < k:
                 pad = k - kk
                 scores = np.hstack([scores, np.zeros((len(queries), pad), np.float32)])
                 rows = np.hstack([rows, np.full((len(queries), pad), -1, np.int64)])
-            return scores.astype(np.float32), rows
+            return scores, rows
         selector = faiss.IDSelectorBatch(allowed)
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=int(self.params.get("efSearch", 128)))
@@ -123,10 +126,13 @@ class FaissDense:
         scores, rows = self.index.search(queries, k, params=params)
         return scores, rows
 
-    def _reconstruct_many(self, rows: np.ndarray) -> np.ndarray:
-        if self.kind == "ivf":
-            self.index.make_direct_map()
-        return np.vstack([self.index.reconstruct(int(r)) for r in rows])
+    def _vectors(self, rows: np.ndarray) -> np.ndarray:
+        if self.kind == "flat":
+            if self._flat is None:  # a view on FAISS's own storage, no copy
+                xb = faiss.rev_swig_ptr(self.index.get_xb(), self.size * self.dimension)
+                self._flat = xb.reshape(self.size, self.dimension)
+            return self._flat[rows]
+        return self.index.reconstruct_batch(rows)
 
     def save(self, folder: Path) -> None:
         faiss.write_index(self.index, str(folder / FAISS_FILE))

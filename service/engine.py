@@ -61,7 +61,7 @@ class Engine:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.answer_config = answer_config or ans.AnswerConfig()
+        self.answer_config = answer_config or ans.AnswerConfig(abstain_below=settings.answer_min_evidence)
         self.strip_filter_words = True  # drop words that became filters from the BM25 query
         self._local = threading.local()
         self._encode_lock = threading.Lock()

@@ -1,7 +1,7 @@
-"""The real page in headless Chromium: streamlit subprocess + search service, driven with Selenium.
+"""The real page in headless Chromium: `councilqa serve` on the corpus/ index + the Streamlit app, with Selenium.
 
-The service comes from the `api_url` fixture: the fake API by default, or any running service when
-COUNCILQA_BROWSER_API_URL is set (e.g. `councilqa serve` on the corpus index).
+The service is the real one (`councilqa serve` in a subprocess on the shipped corpus, real model), or any
+running service when COUNCILQA_BROWSER_API_URL is set.
 Screenshots go to $COUNCILQA_ARTIFACTS or artifacts/ in the repository root.
 """
 
@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "tests")) if p not in sys.path]
 
-from ui_fakes import free_port, serve_fake_api  # noqa: E402
+from ui_fakes import free_port  # noqa: E402
 
 from ui.launch import streamlit_command, ui_env  # noqa: E402
 
@@ -38,13 +38,40 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def api_url() -> Iterator[str]:
-    """The search service the page talks to. Swap here (or set COUNCILQA_BROWSER_API_URL) for the real one."""
+def api_url(corpus_index_dir: Path) -> Iterator[str]:
+    """`councilqa serve` on the corpus/ index, as a user starts it; or COUNCILQA_BROWSER_API_URL if set."""
     if url := os.environ.get("COUNCILQA_BROWSER_API_URL"):
         yield url.rstrip("/")
         return
-    with serve_fake_api() as fake:
-        yield fake.url
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "councilqa.cli", "serve", "--index-dir", str(corpus_index_dir), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{url}/health", proc, "councilqa serve", timeout=120)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read() if proc.stdout and proc.poll() is not None else ""
+            pytest.fail(f"{what} did not start: {out[-2000:]}")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +83,7 @@ def page_url(api_url: str) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout and proc.poll() is not None else ""
-                pytest.fail(f"streamlit did not start: {out[-2000:]}")
-            time.sleep(0.2)
+        _wait_for(f"{url}/_stcore/health", proc, "streamlit", timeout=60)
         yield url
     finally:
         proc.terminate()
@@ -109,7 +126,7 @@ def test_ask_a_question_in_the_browser(driver, page_url: str) -> None:  # noqa: 
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(driver, 30)
+    wait = WebDriverWait(driver, 60)
     driver.get(page_url)
     box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, 'input[aria-label="Your question"]')))
     box.send_keys(QUESTION, Keys.ENTER)
