@@ -33,7 +33,7 @@ from indexer.models import Document, Passage, SkipFile
 from indexer.passages import PassageStore
 from indexer.sparse import SparseBM25
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 
 
 class IndexBuildError(RuntimeError):

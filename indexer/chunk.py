@@ -152,13 +152,18 @@ def _passage(doc: Document, group: list[_Piece], n_tokens: int) -> Passage:
     speakers = list(dict.fromkeys(p.seg.speaker for p in group if p.seg.speaker))
     # The time is where the dominant speaker's part of this chunk begins.
     stamped = [p for p in group if p.seg.timestamp and (speaker is None or p.seg.speaker == speaker)]
+    turns: list[dict] = []
+    for p in group:
+        if p.seg.kind == "turn" and (not turns or (turns[-1]["speaker"], turns[-1]["timestamp"])
+                                     != (p.seg.speaker, p.seg.timestamp)):
+            turns.append({"start": p.start, "speaker": p.seg.speaker, "timestamp": p.seg.timestamp})
     m = doc.meta
     return Passage(
         id=passage_id(m.doc_id, text),
         doc_id=m.doc_id, text=text, char_start=start, char_end=end,
         page=group[0].seg.page, agenda_item=group[0].seg.agenda_item, speaker=speaker, speakers=speakers,
         timestamp=stamped[0].seg.timestamp if stamped else None,
-        heading=next((p.seg.heading for p in group if p.seg.heading), None),
+        heading=next((p.seg.heading for p in group if p.seg.heading), None), turns=turns,
         council=m.council, committee=m.committee, date=m.date, title=m.title, doc_type=m.doc_type,
         source_url=m.source_url, n_tokens=n_tokens,
     )

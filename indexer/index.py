@@ -18,7 +18,7 @@ from indexer.dense import DenseIndex, FaissDense
 from indexer.passages import PassageStore
 from indexer.sparse import SparseBM25
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 PASSAGES = "passages.sqlite"
 

@@ -78,6 +78,9 @@ class Passage:
     speakers: list[str] = field(default_factory=list)
     timestamp: str | None = None
     heading: str | None = None
+    # Where each speaker turn inside the chunk begins: {"start": absolute char offset, "speaker", "timestamp"},
+    # so a quote taken from the middle of a chunk is attributed to whoever said it.
+    turns: list[dict[str, Any]] = field(default_factory=list)
     council: str | None = None
     committee: str | None = None
     date: str | None = None
@@ -88,6 +91,14 @@ class Passage:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def turn_at(self, offset: int) -> dict[str, Any] | None:
+        """The turn that covers an absolute character offset of the document, if the chunk has turns."""
+        current = None
+        for turn in self.turns:
+            if turn["start"] <= offset:
+                current = turn
+        return current or (self.turns[0] if self.turns else None)
 
 
 def passage_id(doc_id: str, text: str) -> str:

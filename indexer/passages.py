@@ -18,14 +18,14 @@ from indexer.models import Document, DocumentMeta, Passage
 
 _PASSAGE_COLS = (
     "id", "doc_id", "text", "char_start", "char_end", "page", "agenda_item", "speaker", "speakers",
-    "timestamp", "heading", "council", "committee", "date", "title", "doc_type", "source_url", "n_tokens",
+    "timestamp", "heading", "turns", "council", "committee", "date", "title", "doc_type", "source_url", "n_tokens",
 )
 
 _SCHEMA = """
 CREATE TABLE passages (
   row INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_id TEXT NOT NULL, text TEXT NOT NULL,
   char_start INTEGER, char_end INTEGER, page INTEGER, agenda_item TEXT, speaker TEXT, speakers TEXT,
-  timestamp TEXT, heading TEXT, council TEXT, committee TEXT, date TEXT, title TEXT, doc_type TEXT,
+  timestamp TEXT, heading TEXT, turns TEXT, council TEXT, committee TEXT, date TEXT, title TEXT, doc_type TEXT,
   source_url TEXT, n_tokens INTEGER
 );
 CREATE TABLE passage_speakers (row INTEGER NOT NULL, speaker TEXT NOT NULL);
@@ -74,6 +74,7 @@ class PassageStore:
         for i, p in enumerate(passages):
             d = p.to_dict()
             d["speakers"] = json.dumps(p.speakers, ensure_ascii=False)
+            d["turns"] = json.dumps(p.turns, ensure_ascii=False)
             rows.append((first_row + i, *(d[c] for c in _PASSAGE_COLS)))
             speakers.extend((first_row + i, s) for s in p.speakers)
         self._db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * (len(_PASSAGE_COLS) + 1))})", rows)
@@ -193,4 +194,5 @@ class PassageStore:
 def _row_to_passage(r: sqlite3.Row) -> Passage:
     d = {c: r[c] for c in _PASSAGE_COLS}
     d["speakers"] = json.loads(d["speakers"] or "[]")
+    d["turns"] = json.loads(d["turns"] or "[]")
     return Passage(**d)

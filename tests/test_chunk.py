@@ -90,3 +90,16 @@ def test_document_without_segments_is_chunked_as_one_block() -> None:
     doc = _doc("First paragraph.\n\nSecond paragraph.", [])
     passages = chunk_document(doc, ChunkSettings(), None)
     assert len(passages) == 1 and passages[0].text == "First paragraph.\n\nSecond paragraph."
+
+
+def test_turns_inside_a_chunk_keep_their_own_speaker_and_time() -> None:
+    doc = _turns([
+        ("Cllr Jane Francis", "1:37:50", "8 Budget", "Does that need to go on a risk register?"),
+        ("Alison Hinds", "1:38:06", "8 Budget", "I have had that conversation with their chief executive and there is no risk."),
+    ])
+    [p] = chunk_document(doc, ChunkSettings(chunk_tokens=200, chunk_overlap=10), None)
+    assert [(t["speaker"], t["timestamp"]) for t in p.turns] == [("Cllr Jane Francis", "1:37:50"),
+                                                                   ("Alison Hinds", "1:38:06")]
+    answer_at = doc.text.index("I have had")
+    assert p.turn_at(answer_at) == {"start": answer_at, "speaker": "Alison Hinds", "timestamp": "1:38:06"}
+    assert p.turn_at(p.char_start)["speaker"] == "Cllr Jane Francis"  # type: ignore[index]
