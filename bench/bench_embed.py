@@ -18,7 +18,9 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +43,7 @@ def _torch_embedder(settings: Settings, backend: str, batch: int, threads: int |
         e.backend = "torch-bf16-autocast"
         inner = e._encode
 
-        def encode(texts):  # type: ignore[no-untyped-def]
+        def encode(texts):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return inner(texts)
 
@@ -60,7 +62,7 @@ def _onnx_embedder(settings: Settings, precision: str, batch: int, threads: int 
     return e
 
 
-def run(passages: list[str], configs: list[tuple[str, Callable[[], object]]], repeat: int = 1) -> list[dict]:
+def run(passages: list[str], configs: list[tuple[str, Callable[[], Any]]], repeat: int = 1) -> list[dict]:
     """Every backend built first, then timed in interleaved rounds (best of `repeat`): on a shared
     machine the load changes minute to minute, and interleaving spreads it over all rows alike."""
     import torch
@@ -77,9 +79,10 @@ def run(passages: list[str], configs: list[tuple[str, Callable[[], object]]], re
     cpu = {name: float("inf") for name, _, _ in built}
     vectors: dict[str, np.ndarray] = {}
     for r in range(repeat):
-        for name, emb, threads in built:
+        # Each round starts one backend later, so a load that drifts over the run favours none of them.
+        for name, emb, threads in built[r % len(built):] + built[:r % len(built)]:
             torch.set_num_threads(threads)
-            if r == 0:
+            if name not in vectors:
                 emb.encode_passages(passages[:8])  # warm up (allocations, kernel selection)
             t0, c0 = time.perf_counter(), time.process_time()
             vectors[name] = emb.encode_passages(passages)
@@ -98,10 +101,10 @@ def run(passages: list[str], configs: list[tuple[str, Callable[[], object]]], re
                      "seconds": best[name], "passages/CPU-s": len(passages) / cpu[name],
                      "cos mean": float(cos.mean()), "cos min": float(cos.min())})
     base, base_cpu = rows[0]["passages/s"], rows[0]["passages/CPU-s"]
-    for r in rows:
-        r["speed-up"] = r["passages/s"] / base
-        r["CPU speed-up"] = r["passages/CPU-s"] / base_cpu
-        r["cos>=0.99"] = "yes" if r["cos min"] >= COSINE_BAR else "NO"
+    for row in rows:
+        row["speed-up"] = row["passages/s"] / base
+        row["CPU speed-up"] = row["passages/CPU-s"] / base_cpu
+        row["cos>=0.99"] = "yes" if row["cos min"] >= COSINE_BAR else "NO"
     return rows
 
 
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=2, help="interleaved rounds; the best of each is kept")
     ap.add_argument("--sweep", action="store_true", help="also batch sizes and torch thread counts")
+    ap.add_argument("--threads", action="store_true",
+                    help="only fp32 / bf16 / onnx-int8, each with all cores and with 1 thread")
     ap.add_argument("--smoke", action="store_true", help="tiny run for CI: 16 passages, torch fp32 and bf16")
     ap.add_argument("--cache-dir", type=Path, default=None, help="where the ONNX export is cached")
     args = ap.parse_args(argv)
@@ -122,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     passages = real_passages(n, words=args.words, seed=1)
     cores = len(os.sched_getaffinity(0))
     b = args.batch
-    configs: list[tuple[str, Callable[[], object]]] = [
+    configs: list[tuple[str, Callable[[], Any]]] = [
         (f"torch-fp32 b{b}", lambda: _torch_embedder(settings, "torch-fp32", b, None)),
     ]
     if args.smoke:  # the ONNX export alone takes ~20 s; tests/test_embed_backends.py covers it (slow)
@@ -134,11 +139,20 @@ def main(argv: list[str] | None = None) -> int:
             (f"onnx-fp32 b{b}", lambda: _onnx_embedder(settings, "fp32", b, None)),
             (f"onnx-int8 b{b}", lambda: _onnx_embedder(settings, "int8", b, None)),
         ]
+    if args.threads and not args.smoke:
+        configs = [
+            (f"torch-fp32 b{b}", lambda: _torch_embedder(settings, "torch-fp32", b, None)),
+            (f"torch-fp32 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-fp32", b, 1)),
+            (f"torch-bf16 b{b}", lambda: _torch_embedder(settings, "torch-bf16", b, None)),
+            (f"torch-bf16 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-bf16", b, 1)),
+            (f"onnx-int8 b{b}", lambda: _onnx_embedder(settings, "int8", b, None)),
+            (f"onnx-int8 b{b} 1 thread", lambda: _onnx_embedder(settings, "int8", b, 1)),
+        ]
     if args.sweep and not args.smoke:
         for bs in (8, 128):
-            configs.append((f"torch-fp32 b{bs}", lambda bs=bs: _torch_embedder(settings, "torch-fp32", bs, None)))
-            configs.append((f"onnx-int8 b{bs}", lambda bs=bs: _onnx_embedder(settings, "int8", bs, None)))
-    if not args.smoke and cores > 1:
+            configs.append((f"torch-fp32 b{bs}", partial(_torch_embedder, settings, "torch-fp32", bs, None)))
+            configs.append((f"onnx-int8 b{bs}", partial(_onnx_embedder, settings, "int8", bs, None)))
+    if not args.smoke and not args.threads and cores > 1:
         configs.append((f"torch-fp32 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-fp32", b, 1)))
         configs.append((f"torch-bf16 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-bf16", b, 1)))
         configs.append((f"onnx-int8 b{b} 1 thread", lambda: _onnx_embedder(settings, "int8", b, 1)))

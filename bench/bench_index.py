@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.smoke:
             real_texts, real_vecs = load_real(smoke=True)
-            sizes, paths = [2000], []
+            sizes, paths = [2000], list[Path]()
         else:
             sizes = args.size or []
             paths = args.paths if args.paths is not None else ([LOCAL_CORPUS] if not (sizes or args.index_dir)

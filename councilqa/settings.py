@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(1000, ge=1)
     max_k: int = Field(100, ge=1)
     answer_min_evidence: float = Field(
-        0.84, description="Abstain below this evidence score (best sentence cosine + 0.5 x keyword coverage); "
+        0.85, description="Abstain below this evidence score (best sentence cosine + 0.5 x keyword coverage); "
         "calibrated for all-MiniLM-L6-v2 with `python -m service.calibrate`, recalibrate for other models.",
     )
 

@@ -27,7 +27,7 @@ MAX_TOPK = 16_384  # Milvus's limit on k
 IVF_MIN_ROWS = 200_000  # "auto" uses FLAT (exact) below this, IVF_FLAT above
 
 
-def _milvus():  # type: ignore[no-untyped-def]
+def _milvus():
     try:
         import pymilvus
     except ImportError as exc:

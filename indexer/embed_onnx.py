@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ FFN_OUT = re.compile(r"layer\.\d+/output/dense/MatMul$")  # BERT-style names of 
 log = logging.getLogger(__name__)
 
 
-def _need_onnxruntime():  # type: ignore[no-untyped-def]
+def _need_onnxruntime():
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -105,7 +106,8 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
         pooling = pooling[0] if len(pooling) == 1 else ",".join(pooling)
     if pooling not in ("mean", "cls"):
         raise RuntimeError(f"ONNX export supports mean or cls pooling, not {pooling!r}; use torch-fp32")
-    hf = st[0].auto_model.eval().float()
+    first: Any = st[0]
+    hf: Any = first.auto_model.eval().float()
     # The classic (eager) attention exports as the MatMul/Softmax pattern ONNX Runtime fuses into
     # one Attention op, which quantises to QAttention; SDPA exports as a pattern it does not fuse.
     with contextlib.suppress(Exception):
@@ -138,8 +140,8 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
         "export_version": EXPORT_VERSION,
         "model_id": model_id_for(settings.model),
         "source": _source_fingerprint(source),
-        "dimension": int(st.get_embedding_dimension()),
-        "max_seq_length": int(st.max_seq_length),
+        "dimension": int(st.get_embedding_dimension() or 0),
+        "max_seq_length": int(st.max_seq_length or 0),
         "special_tokens": int(specials),
         "pooling": pooling,
         "input_names": input_names,
@@ -233,13 +235,34 @@ def ensure_exported(settings: Settings) -> tuple[Path, dict]:
     return folder, meta
 
 
+def _load_tokenizers(folder: Path, max_length: int):
+    """Two copies of the saved fast tokenizer: one plain (counting), one truncating and padding (batches)."""
+    from tokenizers import Tokenizer
+
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: delete {folder.parent} to export the model again")
+    plain = Tokenizer.from_file(str(path))
+    plain.no_truncation()
+    plain.no_padding()
+    batch = Tokenizer.from_file(str(path))
+    batch.enable_truncation(max_length=max_length)
+    pad_token = "[PAD]"
+    with contextlib.suppress(OSError, json.JSONDecodeError, TypeError):
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        pad = config.get("pad_token")
+        pad_token = pad.get("content", pad_token) if isinstance(pad, dict) else (pad or pad_token)
+    pad_id = batch.token_to_id(pad_token)
+    batch.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=pad_token)
+    return plain, batch
+
+
 class OnnxInt8Embedder:
     """Embedder protocol on ONNX Runtime (CPU): int8 weights by default, float32 with precision='fp32'."""
 
     def __init__(self, settings: Settings, precision: str = "int8", threads: int | None = None,
                  batch_size: int | None = None, spin: bool = False) -> None:
         ort = _need_onnxruntime()
-        from transformers import AutoTokenizer
 
         if precision not in ("int8", "fp32"):
             raise ValueError(f"precision must be int8 or fp32, not {precision!r}")
@@ -252,7 +275,9 @@ class OnnxInt8Embedder:
         # Same limit as SentenceTransformerEmbedder: the sequence length less [CLS] and [SEP].
         self.max_tokens = self.max_seq_length - int(meta["special_tokens"])
         self.input_names = list(meta["input_names"])
-        self.tokenizer = AutoTokenizer.from_pretrained(str(folder / TOKENIZER_DIR))
+        # The `tokenizers` library straight from tokenizer.json: importing transformers would import
+        # torch (~8 s on a busy 2-core box), most of the service's start-up budget.
+        self.tokenizer, self._batch_tokenizer = _load_tokenizers(folder / TOKENIZER_DIR, self.max_seq_length)
         self.batch_size = batch_size or settings.embed_batch_size
         self.query_prefix = settings.query_prefix
         self.passage_prefix = settings.passage_prefix
@@ -272,17 +297,16 @@ class OnnxInt8Embedder:
         self._session_inputs = {i.name for i in self.session.get_inputs()}
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
-                             return_tensors="np")
-        feeds = {}
-        for name in self.input_names:
-            if name not in self._session_inputs:
-                continue
-            arr = enc[name] if name in enc else np.zeros_like(enc["input_ids"])
-            feeds[name] = np.ascontiguousarray(arr, dtype=np.int64)
+        encs = self._batch_tokenizer.encode_batch(texts)
+        arrays = {
+            "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
+        }
+        feeds = {name: arrays[name] for name in self.input_names if name in self._session_inputs}
         (out,) = self.session.run(["sentence_embedding"], feeds)
         return np.asarray(out, dtype=np.float32)
 

@@ -1,9 +1,15 @@
 """Extractive answers: verbatim sentences from the top passages, chosen for the question, each cited.
 
 Passages are cut into sentence-like units (transcripts: sentences that may span a few lines, long
-unpunctuated runs packed a few lines at a time; speaker and agenda lines are never quoted). Units
-are scored by the embedding cosine to the question plus keyword overlap plus a small rank prior,
-and chosen greedily with maximal marginal relevance so the answer does not repeat itself.
+unpunctuated runs packed a few lines at a time; speaker labels, i.e. lines that are exactly a turn's
+"speaker - h:mm:ss", and agenda lines are never quoted). Units are scored by the embedding cosine
+to the question plus keyword overlap, a bonus when the question asks for a number or date and the
+unit holds one, a small bonus for text that several retrieved passages share, minus a penalty for
+fragments (a unit that starts mid-sentence, cut by a chunk or turn boundary). The best unit leads;
+the rest are chosen greedily with maximal marginal relevance (plus a bonus for question keywords
+not yet covered) so the answer does not repeat itself. A chosen unit that is a fragment or very
+short is extended by its neighbour in the same turn, and chosen units that are adjacent in one
+passage become a single quote.
 
 Abstention: the evidence score is the best unit's cosine to the question plus `coverage_weight`
 times the share of the question's keywords (not the council, person or period it named) found in
@@ -52,16 +58,24 @@ class Unit:
     start: int  # offsets into the passage text
     end: int
     text: str
+    block: int = 0  # units of one block (turn or paragraph) are neighbours
+    support: int = 1  # how many of the retrieved passages hold this very span (overlapping chunks)
 
 
 @dataclass
 class AnswerConfig:
-    abstain_below: float = 0.84  # evidence score = best cosine + coverage_weight * keyword coverage
+    abstain_below: float = 0.85  # evidence score = best cosine + coverage_weight * keyword coverage
     coverage_weight: float = 0.5
     keyword_weight: float = 0.30
-    max_sentences: int = 4
+    max_sentences: int = 5
     mmr_lambda: float = 0.7
-    keep_ratio: float = 0.8  # later sentences must score at least this share of the best
+    keep_ratio: float = 0.65  # later sentences must score at least this share of the best
+    new_keyword_weight: float = 0.15  # MMR bonus for question keywords no chosen sentence has yet
+    answer_type_weight: float = 0.08  # "how many / when" questions: units holding a number or date
+    support_weight: float = 0.02  # per extra retrieved passage holding the same span
+    fragment_penalty: float = 0.15
+    short_words: int = 10  # a chosen unit shorter than this is extended by its next neighbour
+    max_quote_chars: int = 600
 
 
 @dataclass
@@ -69,6 +83,15 @@ class Chosen:
     unit: Unit
     score: float
     cosine: float
+    end: int = -1  # end of the quote in the passage text when it was extended or merged; -1: unit.end
+
+    @property
+    def start(self) -> int:
+        return self.unit.start
+
+    @property
+    def stop(self) -> int:
+        return self.end if self.end >= 0 else self.unit.end
 
 
 @dataclass
@@ -92,13 +115,13 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _blocks(text: str) -> list[tuple[int, int]]:
+def _blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
     """Runs of consecutive content lines; speaker, agenda and blank lines break them, bullets start one."""
     blocks: list[tuple[int, int]] = []
     cur: list[int] | None = None
     for s, e in _lines(text):
         line = text[s:e]
-        if _BREAK_LINE.match(line) or line.lstrip().startswith("|"):
+        if _BREAK_LINE.match(line) or line.lstrip().startswith("|") or (labels and line.strip() in labels):
             if cur:
                 blocks.append((cur[0], cur[1]))
             cur = None
@@ -150,17 +173,32 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
-def split_units(text: str) -> list[tuple[int, int]]:
-    """Quotable spans of a passage, in order; every span is an exact slice of `text`."""
+def turn_labels(passage: Passage) -> frozenset[str]:
+    """The label lines of the passage's turns ("Cllr Jane Francis - 1:37:50"), which are never quoted."""
+    return frozenset(f"{t['speaker']} - {t['timestamp']}" for t in passage.turns
+                     if t.get("speaker") and t.get("timestamp"))
+
+
+def split_blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int, int]]:
+    """(start, end, block number) of the quotable spans of a passage, in order; exact slices of `text`.
+
+    Units of one block (a run of lines between speaker labels, headings or blank lines) are neighbours
+    that can be joined into one quote.
+    """
     out = []
-    for bs, be in _blocks(text):
+    for b, (bs, be) in enumerate(_blocks(text, labels)):
         for ss, se in _sentences(text, bs, be):
             pieces = _pack_long(text, ss, se) if se - ss > MAX_UNIT_CHARS * 1.5 else [(ss, se)]
             for ps, pe in pieces:
                 s, e = _trim(text, ps, pe)
                 if len(text[s:e].split()) >= MIN_UNIT_WORDS:
-                    out.append((s, e))
+                    out.append((s, e, b))
     return out
+
+
+def split_units(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Quotable spans of a passage, in order; every span is an exact slice of `text`."""
+    return [(s, e) for s, e, _ in split_blocks(text, labels)]
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -178,44 +216,127 @@ def _overlap(q_terms: set[str], unit_terms: list[set[str]]) -> np.ndarray:
     return np.array([len(q_terms & t) / len(q_terms) for t in unit_terms], dtype=np.float32)
 
 
-def _mmr(scores: np.ndarray, cos: np.ndarray, vecs: np.ndarray, cfg: AnswerConfig) -> list[int]:
-    order = list(np.argsort(-scores))
-    chosen: list[int] = [int(order[0])]
-    best = float(scores[order[0]])
+_ASKS_NUMBER = re.compile(
+    r"\b(?:how (?:many|much|long|often|old|far|big|large)|what (?:proportion|percentage|share|number|amount|"
+    r"year|date|month|time)|when|which (?:year|month|date))\b", re.IGNORECASE)
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+                 r"fifty|hundred|thousand|million|billion|half|quarter|dozen|percent|january|february|march|april|"
+                 r"may|june|july|august|september|october|november|december|spring|summer|autumn|winter")
+_HAS_NUMBER = re.compile(rf"\d|£|%|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+
+
+def asks_for_number(question: str) -> bool:
+    """Whether the question asks for a quantity, a date or a duration (its answer holds a number)."""
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def _mmr(scores: np.ndarray, vecs: np.ndarray, q_terms: set[str], unit_terms: list[set[str]],
+         cfg: AnswerConfig) -> list[int]:
+    """Best unit first, then maximal marginal relevance with a bonus for question keywords not yet covered."""
+    first = int(np.argmax(scores))
+    chosen: list[int] = [first]
+    best = float(scores[first])
+    covered = set(q_terms & unit_terms[first])
+    banned = np.zeros(len(scores), dtype=bool)
+    banned[first] = True
     while len(chosen) < cfg.max_sentences:
-        sims = vecs @ vecs[chosen].T
-        mmr = cfg.mmr_lambda * scores - (1 - cfg.mmr_lambda) * sims.max(axis=1)
-        mmr[chosen] = -np.inf
+        sims = (vecs @ vecs[chosen].T).max(axis=1)
+        banned |= sims > 0.9  # near-repeats (transcripts often say things twice; overlapping chunks)
+        gain = (np.array([len((q_terms - covered) & t) / len(q_terms) for t in unit_terms], dtype=np.float32)
+                if q_terms else np.zeros(len(scores), dtype=np.float32))
+        mmr = cfg.mmr_lambda * scores - (1 - cfg.mmr_lambda) * sims + cfg.new_keyword_weight * gain
+        mmr[banned | (scores < cfg.keep_ratio * best)] = -np.inf
         nxt = int(np.argmax(mmr))
-        if not np.isfinite(mmr[nxt]) or scores[nxt] < cfg.keep_ratio * best:
-            break
-        if sims[nxt].max() > 0.9:  # a near-repeat (transcripts often say things twice)
+        if not np.isfinite(mmr[nxt]):
             break
         chosen.append(nxt)
+        banned[nxt] = True
+        covered |= q_terms & unit_terms[nxt]
     return chosen
+
+
+def passage_units(passages: Sequence[Passage]) -> list[Unit]:
+    """Units of all passages; a span of the document held by several (overlapping) passages appears once,
+    under the best-ranked one, with `support` counting them."""
+    units: list[Unit] = []
+    seen: dict[tuple[str, int, int], Unit] = {}
+    for i, p in enumerate(passages):
+        for s, e, b in split_blocks(p.text, turn_labels(p)):
+            key = (p.doc_id, p.char_start + s, p.char_start + e)
+            if key in seen:
+                seen[key].support += 1
+                continue
+            seen[key] = u = Unit(i, s, e, p.text[s:e], b)
+            units.append(u)
+    return units
 
 
 def extract(
     question_vec: np.ndarray, question_terms: set[str], passages: Sequence[Passage],
-    encode: Callable[[list[str]], np.ndarray], cfg: AnswerConfig,
+    encode: Callable[[list[str]], np.ndarray], cfg: AnswerConfig, question: str = "",
 ) -> Extraction:
-    units = [Unit(i, s, e, p.text[s:e]) for i, p in enumerate(passages) for s, e in split_units(p.text)]
+    units = passage_units(passages)
     if not units:
         return Extraction()
     vecs = encode([u.text for u in units])
     cos = vecs @ question_vec
     unit_terms = [set(tokenize([u.text])[0]) for u in units]
     overlap = _overlap(question_terms, unit_terms)
-    prior = np.array([0.03 / (1 + u.passage_index) for u in units], dtype=np.float32)
-    scores = cos + cfg.keyword_weight * overlap + prior - _FRAGMENT_PENALTY * _fragments(units, passages)
+    prior = np.array([0.03 / (1 + u.passage_index) + cfg.support_weight * (u.support - 1) for u in units],
+                     dtype=np.float32)
+    numbers = (np.array([bool(_HAS_NUMBER.search(u.text)) for u in units], dtype=np.float32)
+               if asks_for_number(question) else np.zeros(len(units), dtype=np.float32))
+    scores = (cos + cfg.keyword_weight * overlap + prior + cfg.answer_type_weight * numbers
+              - cfg.fragment_penalty * _fragments(units, passages))
     coverage = keyword_coverage(question_terms, passages)
     confidence = float(cos.max())
     evidence = confidence + cfg.coverage_weight * coverage
     if evidence < cfg.abstain_below:
         return Extraction(found=False, confidence=confidence, coverage=coverage, evidence=evidence, units=units)
-    picked = _mmr(scores, cos, vecs, cfg) if cfg.max_sentences > 1 else [int(np.argmax(scores))]
-    chosen = [Chosen(units[i], float(scores[i]), float(cos[i])) for i in picked]
+    picked = (_mmr(scores, vecs, question_terms, unit_terms, cfg) if cfg.max_sentences > 1
+              else [int(np.argmax(scores))])
+    chosen = _join(units, picked, scores, cos, passages, cfg)
     return Extraction(chosen, True, confidence, coverage, evidence, units)
+
+
+def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndarray,
+          passages: Sequence[Passage], cfg: AnswerConfig) -> list[Chosen]:
+    """Quotes from the picked units, in order of choice: a fragment or very short unit takes in its next
+    neighbour in the same block; picked units that are neighbours in one block become one quote."""
+    nxt: dict[int, int] = {}
+    for i, (a, b) in enumerate(zip(units, units[1:], strict=False)):
+        if a.passage_index == b.passage_index and a.block == b.block:
+            nxt[i] = i + 1
+    prev = {v: k for k, v in nxt.items()}
+    picked_set = set(picked)
+    owner: dict[int, Chosen] = {}  # unit index -> the quote that holds it
+    out: list[Chosen] = []
+    for i in picked:
+        if i in owner:
+            continue
+        # extend backwards into earlier picked neighbours that are not yet quoted
+        first = i
+        while prev.get(first) in picked_set and prev[first] not in owner:
+            first = prev[first]
+        last = i
+        while nxt.get(last) in picked_set and nxt[last] not in owner:
+            last = nxt[last]
+        u_last = units[last]
+        short = len(units[i].text.split()) < cfg.short_words or units[last].text[-1:] not in ".!?\"'”’)"
+        if short and last in nxt and nxt[last] not in owner:
+            cand = nxt[last]
+            if units[cand].end - units[first].start <= cfg.max_quote_chars:
+                last = cand
+                u_last = units[last]
+        ch = Chosen(units[first], float(scores[i]), float(cos[i]), end=u_last.end)
+        k = first
+        while True:
+            owner[k] = ch
+            if k == last:
+                break
+            k = nxt[k]
+        out.append(ch)
+    return out
 
 
 def keyword_coverage(question_terms: set[str], passages: Sequence[Passage]) -> float:
@@ -229,11 +350,13 @@ def keyword_coverage(question_terms: set[str], passages: Sequence[Passage]) -> f
 
 
 def _fragments(units: list[Unit], passages: Sequence[Passage]) -> np.ndarray:
-    """1 for a unit cut by a chunk boundary: starts the passage in lower case, or ends it unpunctuated."""
+    """1 for a unit cut mid-sentence: it starts in lower case where its block begins (a chunk or speaker
+    turn cut the sentence), or it ends the passage unpunctuated."""
     out = np.zeros(len(units), dtype=np.float32)
     for i, u in enumerate(units):
         text = passages[u.passage_index].text
-        head_cut = u.start == len(text) - len(text.lstrip()) and u.text[:1].islower()
+        block_start = i == 0 or units[i - 1].passage_index != u.passage_index or units[i - 1].block != u.block
+        head_cut = block_start and u.text[:1].islower()
         tail_cut = u.end == len(text.rstrip()) and u.text[-1:] not in ".!?\"'”’)"
         out[i] = float(head_cut or tail_cut)
     return out
@@ -245,7 +368,7 @@ def one_line(text: str) -> str:
 
 def best_unit_for(sentence: str, passage: Passage) -> tuple[int, int]:
     """The passage span that best supports a sentence (keyword overlap), for LLM citations."""
-    spans = split_units(passage.text) or [(0, len(passage.text))]
+    spans = split_units(passage.text, turn_labels(passage)) or [(0, len(passage.text))]
     terms = set(tokenize([sentence])[0])
     scored = [(len(terms & set(tokenize([passage.text[s:e]])[0])), -i, (s, e)) for i, (s, e) in enumerate(spans)]
     return max(scored)[2]

@@ -22,6 +22,7 @@ from indexer.index import PASSAGES, CouncilIndex, IndexLoadError
 from indexer.models import Passage
 from indexer.passages import PassageStore
 from service import answer as ans
+from service import retrieval
 from service.errors import ServiceError
 from service.llm import LlmError, llm_answer
 from service.query import FILTER_FIELDS, Understanding, Vocabulary, parse_date, strip_spans
@@ -224,7 +225,7 @@ class Engine:
             s, r = self.index.dense.search(self._encode_query(plan.dense_text)[None, :], n, plan.allowed)
             lists.append(ranked_rows(s[0], r[0]))
         if mode == "hybrid":
-            fused = sorted(rrf(lists).items(), key=lambda x: -x[1])
+            fused = sorted(rrf(lists, weights=(1.0, retrieval.DENSE_WEIGHT)).items(), key=lambda x: -x[1])
             weight = BOOST_WEIGHT
         else:
             fused = lists[0]
@@ -262,8 +263,8 @@ class Engine:
         passages = [p for p, _, _ in ranked]
         named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
         terms = ans.keywords(question, named)
-        ex = ans.extract(self._encode_query(question), terms, passages, self._encode_units, self.answer_config) \
-            if passages else ans.Extraction()
+        ex = ans.extract(self._encode_query(question), terms, passages, self._encode_units, self.answer_config,
+                         question) if passages else ans.Extraction()
         if not ex.found:
             return {"answer": ans.NOT_FOUND, "citations": [], "mode": "extractive", "found": False,
                     "confidence": round(ex.evidence, 4)}
@@ -277,20 +278,27 @@ class Engine:
         return result
 
     def _extractive(self, ex: ans.Extraction, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
-        citations, parts = [], []
-        for n, ch in enumerate(ex.chosen, start=1):
-            p, rank, score = ranked[ch.unit.passage_index]
-            citations.append(_answer_citation(n, p, rank, score, ch.unit.start, ch.unit.end))
-            parts.append(f"{ans.one_line(ch.unit.text)} [{n}]")
-        return {"answer": " ".join(parts), "citations": citations, "mode": "extractive", "found": True}
+        """One citation per passage, numbered in order of first use; its sentences share the marker."""
+        numbers: dict[int, int] = {}
+        quotes: dict[int, list[tuple[float, int, int]]] = {}
+        parts: list[tuple[str, int]] = []
+        for ch in ex.chosen:
+            idx = ch.unit.passage_index
+            n = numbers.setdefault(idx, len(numbers) + 1)
+            quotes.setdefault(idx, []).append((ch.score, ch.start, ch.stop))
+            parts.append((ans.one_line(ranked[idx][0].text[ch.start:ch.stop]), n))
+        citations = []
+        for idx, n in numbers.items():
+            p, rank, score = ranked[idx]
+            citations.append(_answer_citation(n, p, rank, score, [(s, e) for _, s, e in quotes[idx]]))
+        return {"answer": _join_parts(parts), "citations": citations, "mode": "extractive", "found": True}
 
     def _llm(self, question: str, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
         got = llm_answer(self.settings, question, [p for p, _, _ in ranked])
         citations = []
         for n, (idx, said) in enumerate(got.cited, start=1):
             p, rank, score = ranked[idx]
-            s, e = ans.best_unit_for(said, p)
-            citations.append(_answer_citation(n, p, rank, score, s, e))
+            citations.append(_answer_citation(n, p, rank, score, [ans.best_unit_for(said, p)]))
         return {"answer": got.answer, "citations": citations, "mode": "llm", "found": True}
 
     # -- documents and meta ----------------------------------------------------------------------
@@ -334,9 +342,36 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _answer_citation(n: int, p: Passage, rank: int, score: float, start: int, end: int) -> dict[str, Any]:
-    return {"n": n, "quote": p.text[start:end], "text": p.text, "rank": rank, "score": round(score, 6),
-            **citation(p), "quote_start": p.char_start + start, "quote_end": p.char_start + end}
+def _join_parts(parts: list[tuple[str, int]]) -> str:
+    """"A [1] B [2]"; consecutive sentences from one passage carry its marker once, after the last."""
+    out = []
+    for i, (text, n) in enumerate(parts):
+        last_of_run = i + 1 == len(parts) or parts[i + 1][1] != n
+        out.append(f"{text} [{n}]" if last_of_run else text)
+    return " ".join(out)
+
+
+def _answer_citation(n: int, p: Passage, rank: int, score: float, spans: list[tuple[int, int]]) -> dict[str, Any]:
+    """A citation of passage `p` quoting `spans` (offsets in its text; the first is the best).
+
+    `quote`, `quote_start`, `quote_end`, `speaker` and `timestamp` are those of the best quote, the speaker
+    being whoever's turn holds it; `quotes` lists every quote in document order.
+    """
+    start, end = spans[0]
+    out = {"n": n, "quote": p.text[start:end], "text": p.text, "rank": rank, "score": round(score, 6),
+           **citation(p), "quote_start": p.char_start + start, "quote_end": p.char_start + end,
+           "passage_speaker": p.speaker, "passage_timestamp": p.timestamp}
+    turn = p.turn_at(p.char_start + start)
+    if turn:
+        out["speaker"], out["timestamp"] = turn.get("speaker"), turn.get("timestamp")
+    quotes = []
+    for s, e in sorted(set(spans)):
+        t = p.turn_at(p.char_start + s)
+        quotes.append({"text": p.text[s:e], "start": p.char_start + s, "end": p.char_start + e,
+                       "speaker": t.get("speaker") if t else p.speaker,
+                       "timestamp": t.get("timestamp") if t else p.timestamp})
+    out["quotes"] = quotes
+    return out
 
 
 def _doc_summary(d: dict[str, Any]) -> dict[str, Any]:

@@ -84,20 +84,36 @@ class AskRequest(BaseModel):
     mode: Mode = Field("hybrid", description="Retrieval mode for the passages.")
 
 
+class Quote(BaseModel):
+    text: str = Field(..., description="A sentence quoted in the answer, verbatim: document text[start:end].")
+    start: int = Field(..., description="Start offset of the quote in the document text.")
+    end: int = Field(..., description="End offset (exclusive) of the quote in the document text.")
+    speaker: str | None = Field(None, description="Speaker of the turn holding the quote (transcripts).")
+    timestamp: str | None = Field(None, description="Start time of that turn, h:mm:ss.")
+
+
 class AnswerCitation(Citation):
-    n: int = Field(..., description="The marker number, [n] in the answer.")
-    quote: str = Field(..., description="Exact supporting text: a substring of the passage and the document.")
+    """One cited passage; every answer sentence taken from it carries its [n]."""
+
+    n: int = Field(..., description="The marker number, [n] in the answer; numbered in order of first use.")
+    quote: str = Field(..., description="The passage's best supporting sentence, verbatim: a substring of the "
+                       "passage and of the document. `speaker` and `timestamp` are those of the turn holding it.")
     text: str = Field(..., description="The whole passage the quote comes from.")
     rank: int = Field(..., description="Rank of the passage in the retrieval.")
     score: float = Field(..., description="Retrieval score of the passage.")
     quote_start: int = Field(..., description="Start offset of the quote in the document text.")
     quote_end: int = Field(..., description="End offset (exclusive) of the quote in the document text.")
+    quotes: list[Quote] = Field(default_factory=list,
+                                description="Every sentence the answer quotes from this passage, in document order.")
+    passage_speaker: str | None = Field(None, description="Speaker of the passage's first turn.")
+    passage_timestamp: str | None = Field(None, description="Start time of the passage's first turn.")
 
 
 class AskResponse(BaseModel):
     question: str = Field(..., description="The question as given.")
-    answer: str = Field(..., description="The answer, each sentence followed by its [n] citation marker.")
-    citations: list[AnswerCitation] = Field(..., description="One entry per [n] marker in the answer.")
+    answer: str = Field(..., description="The answer; each sentence is followed by the [n] marker of the "
+                        "passage it quotes (consecutive sentences from one passage share one marker).")
+    citations: list[AnswerCitation] = Field(..., description="One entry per cited passage, i.e. per [n].")
     mode: Literal["extractive", "llm"] = Field(..., description="Who wrote the answer.")
     found: bool = Field(..., description="False when the papers hold nothing that answers the question.")
     confidence: float = Field(

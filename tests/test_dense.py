@@ -32,7 +32,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread():  # type: ignore[no-untyped-def]
+def _one_faiss_thread():
     """OpenMP threads spin-wait; on a busy 2-core CI box that makes small builds several times slower."""
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
@@ -65,7 +65,7 @@ def test_choose_kind_by_size() -> None:
     assert choose_faiss_kind(10, "hnsw", 200_000) == "hnsw"
 
 
-def test_flat_is_exact(data) -> None:  # type: ignore[no-untyped-def]
+def test_flat_is_exact(data) -> None:
     x, q = data
     scores, rows = _built(x, "flat").search(q, K)
     exact = np.argsort(-(q @ x.T), axis=1)[:, :K]
@@ -74,7 +74,7 @@ def test_flat_is_exact(data) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])
-def test_approximate_kinds_recall(data, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_approximate_kinds_recall(data, kind: str) -> None:
     x, q = data
     dense = _built(x, kind)
     assert dense.kind == kind and dense.size == len(x) and dense.dimension == D
@@ -85,7 +85,7 @@ def test_approximate_kinds_recall(data, kind: str) -> None:  # type: ignore[no-u
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 @pytest.mark.parametrize("n_allowed", [5, 60, 20_500])
-def test_filtered_search_returns_only_allowed_rows(data, kind: str, n_allowed: int) -> None:  # type: ignore[no-untyped-def]
+def test_filtered_search_returns_only_allowed_rows(data, kind: str, n_allowed: int) -> None:
     x, q = data
     if n_allowed > len(x):  # the large-set path (FAISS selector) needs more rows than the exact path's limit
         x, q = _vectors(21_000, 5, d=8), _vectors(len(q), 6, d=8)
@@ -100,7 +100,7 @@ def test_filtered_search_returns_only_allowed_rows(data, kind: str, n_allowed: i
         assert (np.sort(rows[:, :n_allowed], axis=1) == allowed).all()
 
 
-def test_empty_allowed_and_empty_index(data) -> None:  # type: ignore[no-untyped-def]
+def test_empty_allowed_and_empty_index(data) -> None:
     x, q = data
     _, rows = _built(x, "flat").search(q, K, np.array([], np.int64))
     assert (rows == -1).all()
@@ -109,7 +109,7 @@ def test_empty_allowed_and_empty_index(data) -> None:  # type: ignore[no-untyped
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
-def test_save_load_round_trip(data, kind: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_save_load_round_trip(data, kind: str, tmp_path) -> None:
     x, q = data
     dense = _built(x, kind)
     dense.save(tmp_path)
@@ -117,3 +117,11 @@ def test_save_load_round_trip(data, kind: str, tmp_path) -> None:  # type: ignor
     loaded = FaissDense.load(tmp_path)
     assert (loaded.kind, loaded.size, loaded.params) == (dense.kind, dense.size, dense.params)
     np.testing.assert_array_equal(loaded.search(q, K)[1], dense.search(q, K)[1])
+
+
+def test_single_query_search_leaves_thread_setting_alone(data) -> None:
+    x, q = data
+    before = faiss.omp_get_max_threads()
+    _built(x, "flat").search(q[:1], K)
+    _built(x, "flat").search(np.vstack([q] * 2), K)  # a batch above the single-thread limit
+    assert faiss.omp_get_max_threads() == before

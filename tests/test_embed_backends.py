@@ -36,12 +36,12 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def fp32(settings: Settings):  # type: ignore[no-untyped-def]
+def fp32(settings: Settings):
     return load_embedder(settings, "torch-fp32")
 
 
 @pytest.fixture(scope="module")
-def onnx(settings: Settings):  # type: ignore[no-untyped-def]
+def onnx(settings: Settings):
     return load_embedder(settings, "onnx-int8")
 
 
@@ -49,7 +49,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_onnx_int8_matches_fp32_per_passage(fp32, onnx) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_int8_matches_fp32_per_passage(fp32, onnx) -> None:
     a, b = fp32.encode_passages(TEXTS), onnx.encode_passages(TEXTS)
     assert b.shape == a.shape and b.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
@@ -58,21 +58,21 @@ def test_onnx_int8_matches_fp32_per_passage(fp32, onnx) -> None:  # type: ignore
     assert _cos(fp32.encode_queries(q), onnx.encode_queries(q)).min() >= 0.99
 
 
-def test_onnx_order_and_empty_input(onnx) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_order_and_empty_input(onnx) -> None:
     whole = onnx.encode_passages(TEXTS)
     reversed_ = onnx.encode_passages(TEXTS[::-1])[::-1]
     np.testing.assert_allclose(whole, reversed_, atol=1e-5)
     assert onnx.encode_passages([]).shape == (0, onnx.dimension)
 
 
-def test_onnx_identity_and_token_limit_match_torch(fp32, onnx) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_identity_and_token_limit_match_torch(fp32, onnx) -> None:
     assert (onnx.model_id, onnx.dimension, onnx.max_tokens) == (fp32.model_id, fp32.dimension, fp32.max_tokens)
     assert onnx.backend == "onnx-int8"
     for t in TEXTS:
         assert onnx.count_tokens(t) == fp32.count_tokens(t)
 
 
-def test_onnx_export_is_cached_and_reused(settings: Settings, onnx) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_export_is_cached_and_reused(settings: Settings, onnx) -> None:
     from indexer.embed_onnx import INT8_FILE, OnnxInt8Embedder, onnx_cache_folder
 
     folder = onnx_cache_folder(settings)
@@ -83,7 +83,7 @@ def test_onnx_export_is_cached_and_reused(settings: Settings, onnx) -> None:  # 
     np.testing.assert_allclose(again.encode_passages(TEXTS[:2]), onnx.encode_passages(TEXTS[:2]), atol=1e-6)
 
 
-def test_bf16_close_to_fp32(settings: Settings, fp32) -> None:  # type: ignore[no-untyped-def]
+def test_bf16_close_to_fp32(settings: Settings, fp32) -> None:
     bf16 = load_embedder(settings, "torch-bf16")
     assert _cos(fp32.encode_passages(TEXTS), bf16.encode_passages(TEXTS)).min() >= 0.99
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ def _vectors(n: int, d: int, seed: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[MilvusDense, FaissDense, np.ndarray]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MilvusDense, FaissDense, np.ndarray]]:
     folder = tmp_path_factory.mktemp("milvus")
     vectors = _vectors(N, D, 0)
     dense = MilvusDense.build(vectors, folder, dimension=D)
@@ -28,14 +30,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[MilvusDense, FaissD
     dense.close()
 
 
-def test_build_persists_in_folder_and_describes_itself(built) -> None:  # type: ignore[no-untyped-def]
+def test_build_persists_in_folder_and_describes_itself(built) -> None:
     dense, _, _ = built
     assert (dense.folder / MILVUS_FILE).exists()
     assert (dense.kind, dense.size, dense.dimension) == ("milvus", N, D)
     assert dense.params["index_type"] == "FLAT"
 
 
-def test_search_matches_exact_faiss(built) -> None:  # type: ignore[no-untyped-def]
+def test_search_matches_exact_faiss(built) -> None:
     dense, flat, queries = built
     scores, rows = dense.search(queries, K)
     f_scores, f_rows = flat.search(queries, K)
@@ -45,7 +47,7 @@ def test_search_matches_exact_faiss(built) -> None:  # type: ignore[no-untyped-d
     np.testing.assert_allclose(np.sort(scores, axis=1), np.sort(f_scores, axis=1), atol=1e-4)
 
 
-def test_filtered_search_returns_only_allowed_rows_and_pads(built) -> None:  # type: ignore[no-untyped-def]
+def test_filtered_search_returns_only_allowed_rows_and_pads(built) -> None:
     dense, flat, queries = built
     allowed = np.arange(0, N, 7, dtype=np.int64)
     scores, rows = dense.search(queries, K, allowed)
@@ -60,7 +62,7 @@ def test_filtered_search_returns_only_allowed_rows_and_pads(built) -> None:  # t
     assert (rows == -1).all()
 
 
-def test_nearly_all_allowed_uses_exclusions(built) -> None:  # type: ignore[no-untyped-def]
+def test_nearly_all_allowed_uses_exclusions(built) -> None:
     dense, flat, queries = built
     allowed = np.setdiff1d(np.arange(N), [0, 1, 2])
     _, rows = dense.search(queries, K, allowed)
@@ -69,7 +71,7 @@ def test_nearly_all_allowed_uses_exclusions(built) -> None:  # type: ignore[no-u
     assert set(rows[0].tolist()) == set(f_rows[0].tolist())
 
 
-def test_save_elsewhere_and_load_round_trip(built, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_save_elsewhere_and_load_round_trip(built, tmp_path) -> None:
     dense, _, queries = built
     expected = dense.search(queries, K)[1]
     dense.save(dense.folder)  # built in place: a no-op
@@ -82,7 +84,7 @@ def test_save_elsewhere_and_load_round_trip(built, tmp_path) -> None:  # type: i
         loaded.close()
 
 
-def test_empty_build_searches_to_padding(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_empty_build_searches_to_padding(tmp_path) -> None:
     dense = MilvusDense.build(np.zeros((0, D), np.float32), tmp_path, dimension=D)
     try:
         scores, rows = dense.search(_vectors(2, D, 3), 4)

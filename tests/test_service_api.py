@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,13 @@ def test_ask_answers_with_verbatim_cited_quotes(client: TestClient) -> None:
         doc = client.get(f"/documents/{c['document_id']}").json()["text"]
         assert doc[c["quote_start"]:c["quote_end"]] == c["quote"]
         assert doc[c["char_start"]:c["char_end"]] == c["text"]
+        assert c["quotes"] and any(q["start"] == c["quote_start"] for q in c["quotes"])
+        for q in c["quotes"]:
+            assert doc[q["start"]:q["end"]] == q["text"] and q["text"] in c["text"]
+    # one citation per passage, numbered in order of first use
+    assert len({(c["document_id"], c["char_start"]) for c in data["citations"]}) == len(data["citations"])
+    order = [int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])]
+    assert list(dict.fromkeys(order)) == sorted({c["n"] for c in data["citations"]})
 
 
 def test_ask_in_a_transcript_quotes_lines_verbatim(client: TestClient) -> None:

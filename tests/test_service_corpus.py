@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,12 +37,19 @@ def test_flagship_search(client: TestClient) -> None:
 def test_flagship_answer_cites_the_quote(client: TestClient) -> None:
     data = client.post("/ask", json={"question": FLAGSHIP}).json()
     assert data["found"] and data["mode"] == "extractive"
-    hits = [c for c in data["citations"] if QUOTE in c["quote"]]
+    hits = [c for c in data["citations"] if any(QUOTE in q["text"] for q in c["quotes"])]
     assert hits, data["answer"]
     c = hits[0]
     assert f"[{c['n']}]" in data["answer"] and c["speaker"] == "Alison Hinds" and c["date"] == "2024-11-27"
+    q = next(q for q in c["quotes"] if QUOTE in q["text"])
     doc = client.get(f"/documents/{c['document_id']}").json()["text"]
-    assert doc[c["quote_start"]:c["quote_end"]] == c["quote"]
+    assert doc[c["quote_start"]:c["quote_end"]] == c["quote"] and doc[q["start"]:q["end"]] == q["text"]
+    for cit in data["citations"]:
+        for q in cit["quotes"]:
+            assert doc[q["start"]:q["end"]] == q["text"] if cit["document_id"] == c["document_id"] else q["text"]
+            assert not re.search(r"^.{1,80} - \d{1,2}:\d{2}:\d{2}\s*$", q["text"], re.MULTILINE)  # no label lines
+    # each passage is cited once
+    assert len({(x["document_id"], x["char_start"]) for x in data["citations"]}) == len(data["citations"])
 
 
 @pytest.mark.parametrize("question", [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.answer import split_units
+from indexer.models import Passage
+from service.answer import _fragments, passage_units, split_units, turn_labels
+from service.engine import _answer_citation, _join_parts
 from service.query import Vocabulary, council_aliases, parse_date, strip_spans
 
 FACETS = {
@@ -91,3 +93,45 @@ def test_transcript_units_are_verbatim_and_skip_speaker_lines() -> None:
     assert quotes[0] == "And the second item that was approved\nis a reduction in the contribution to the youth zone."
     assert not any(" - 1:" in q for q in quotes)
     assert all(len(q) <= 400 for q in quotes)
+
+
+def _turn_passage() -> Passage:
+    text = ("Chair (Cllr Jane Francis) - 00:37\nfunding, does it mean our partners might withdraw as well?\n"
+            "Does that need to go on a risk register?\nAlison Hinds - 1:38:06\n"
+            "I've had that conversation with their chief executive. There isn't a risk of others withdrawing.")
+    turns = [{"start": 1000, "speaker": "Chair (Cllr Jane Francis)", "timestamp": "00:37"},
+             {"start": 1000 + text.index("Alison Hinds"), "speaker": "Alison Hinds", "timestamp": "1:38:06"}]
+    return Passage(id="p", doc_id="d", text=text, char_start=1000, char_end=1000 + len(text),
+                   speaker="Alison Hinds", timestamp="1:38:06", turns=turns)
+
+
+def test_units_drop_turn_labels_from_the_passage_data() -> None:
+    p = _turn_passage()
+    quotes = [p.text[s:e] for s, e in split_units(p.text, turn_labels(p))]
+    assert not any("00:37" in q or "1:38:06" in q for q in quotes)
+    assert "There isn't a risk of others withdrawing." in quotes
+
+
+def test_citation_speaker_is_the_turn_holding_the_quote() -> None:
+    p = _turn_passage()
+    s = p.text.index("Does that need")
+    e = p.text.index("?", s) + 1
+    s2 = p.text.index("There isn't")
+    c = _answer_citation(1, p, 1, 0.5, [(s, e), (s2, len(p.text))])
+    assert c["speaker"] == "Chair (Cllr Jane Francis)" and c["timestamp"] == "00:37"
+    assert c["passage_speaker"] == "Alison Hinds"
+    assert c["quote"] == p.text[s:e] and c["quote_start"] == 1000 + s
+    assert [q["speaker"] for q in c["quotes"]] == ["Chair (Cllr Jane Francis)", "Alison Hinds"]
+    assert all(p.text[q["start"] - 1000:q["end"] - 1000] == q["text"] for q in c["quotes"])
+
+
+def test_fragment_at_a_turn_start_is_penalised() -> None:
+    p = _turn_passage()
+    units = passage_units([p])
+    flags = _fragments(units, [p])
+    frag = [u.text for u, f in zip(units, flags, strict=True) if f]
+    assert frag == ["funding, does it mean our partners might withdraw as well?"]
+
+
+def test_answer_groups_sentences_by_passage() -> None:
+    assert _join_parts([("A.", 1), ("B.", 1), ("C.", 2), ("D.", 1)]) == "A. B. [1] C. [2] D. [1]"

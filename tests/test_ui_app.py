@@ -287,3 +287,19 @@ def test_streamlit_command() -> None:
     joined = " ".join(cmd)
     assert "--server.headless true" in joined and "--browser.gatherUsageStats false" in joined
     assert "--server.port 8600" in joined and "--server.address 0.0.0.0" in joined
+
+
+def test_every_quote_of_a_citation_is_underlined() -> None:
+    text = "Cllr A - 1:00:00\nIs the youth zone at risk?\nB - 1:00:05\nNo. The youth zone is funded until 2026."
+    c = {"text": text, "char_start": 500, "quote": "The youth zone is funded until 2026.",
+         "quotes": [{"text": "Is the youth zone at risk?", "start": 517, "end": 543, "speaker": "Cllr A",
+                     "timestamp": "1:00:00"},
+                    {"text": "The youth zone is funded until 2026.", "start": 500 + text.index("The youth"),
+                     "end": 500 + len(text), "speaker": "B", "timestamp": "1:00:05"}]}
+    spans = render.quote_spans(c)
+    assert [text[s:e] for s, e in spans] == ["Is the youth zone at risk?", "The youth zone is funded until 2026."]
+    html_out = render.passage_html(text, "youth zone", spans)
+    assert html_out.count('<span class="cqa-quote">') == 2
+    assert "Speakers: Cllr A at 1:00:00; B at 1:00:05" in render.citation_details(c)
+    # an older response without `quotes` still underlines its one quote
+    assert render.quote_spans({"text": text, "quote": "Is the youth zone at risk?"}) == [(17, 43)]

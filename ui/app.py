@@ -193,7 +193,8 @@ def filter_chips(data: dict[str, Any]) -> None:
         st.caption(f"Read from your question: {names}. Click a filter to remove it.")
 
 
-def citation_card(c: dict[str, Any], question: str, label: str, key: str, quote: str | None = None) -> None:
+def citation_card(c: dict[str, Any], question: str, label: str, key: str,
+                  quote: str | list[tuple[int, int]] | None = None) -> None:
     with st.container(border=True):
         heading = render.citation_heading(c) or c.get("title") or "Unknown source"
         st.markdown(f"**{label}** &nbsp;{render.md_escape(heading)}")
@@ -248,7 +249,7 @@ def show_answer(data: dict[str, Any], question: str) -> None:
     if citations:
         st.subheader("Sources")
         for i, c in enumerate(citations):
-            citation_card(c, question, f"[{c.get('n', i + 1)}]", f"cite_{i}", quote=c.get("quote"))
+            citation_card(c, question, f"[{c.get('n', i + 1)}]", f"cite_{i}", quote=render.quote_spans(c))
 
 
 def show_results(data: dict[str, Any], question: str) -> None:

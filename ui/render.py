@@ -110,7 +110,10 @@ def citation_details(c: dict[str, Any]) -> list[str]:
     out = []
     if c.get("agenda_item"):
         out.append(f"Agenda item: {c['agenda_item']}")
-    if c.get("speaker"):
+    said = {(q.get("speaker"), q.get("timestamp")): None for q in c.get("quotes") or [] if q.get("speaker")}
+    if len({s for s, _ in said}) > 1:  # an /ask citation quoting several turns (a question and its answer)
+        out.append("Speakers: " + "; ".join(s + (f" at {t}" if t else "") for s, t in said))
+    elif c.get("speaker"):
         out.append(f"Speaker: {c['speaker']}" + (f" at {c['timestamp']}" if c.get("timestamp") else ""))
     elif c.get("timestamp"):
         out.append(f"At {c['timestamp']} in the recording")
@@ -161,17 +164,54 @@ def highlight(text: str, question: str) -> str:
     return "".join(out)
 
 
-def passage_html(text: str, question: str, quote: str | None = None) -> str:
-    """The passage with question words highlighted; the answer's supporting quote underlined."""
-    start = text.find(quote) if quote else -1
-    if start < 0 or not quote:
+def quote_spans(c: dict[str, Any]) -> list[tuple[int, int]]:
+    """Offsets into the passage text (`c["text"]`) of every quote of an /ask citation, sorted, not overlapping.
+
+    Uses `quotes` (document offsets) when present, else `quote`/`quote_start`; falls back to finding the
+    quote's text in the passage when the offsets do not fit.
+    """
+    text = c.get("text") or ""
+    base = c.get("char_start")
+    items = c.get("quotes") or ([{"text": c["quote"], "start": c.get("quote_start")}] if c.get("quote") else [])
+    spans = []
+    for q in items:
+        qt = q.get("text") or ""
+        if not qt:
+            continue
+        start = q.get("start")
+        s = start - base if isinstance(start, int) and isinstance(base, int) else -1
+        if not (s >= 0 and text[s : s + len(qt)] == qt):
+            s = text.find(qt)
+        if s >= 0:
+            spans.append((s, s + len(qt)))
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def passage_html(text: str, question: str, quote: str | list[tuple[int, int]] | None = None) -> str:
+    """The passage with question words highlighted; the answer's supporting quotes underlined.
+
+    `quote` is one quote's text, or the (start, end) offsets in `text` of every quote (see quote_spans).
+    """
+    if isinstance(quote, str):
+        start = text.find(quote) if quote else -1
+        spans = [(start, start + len(quote))] if start >= 0 else []
+    else:
+        spans = [(s, e) for s, e in (quote or []) if 0 <= s < e <= len(text)]
+    if not spans:
         return highlight(text, question)
-    end = start + len(quote)
-    return (
-        highlight(text[:start], question)
-        + f'<span class="cqa-quote">{highlight(text[start:end], question)}</span>'
-        + highlight(text[end:], question)
-    )
+    out, pos = [], 0
+    for s, e in spans:
+        out.append(highlight(text[pos:s], question))
+        out.append(f'<span class="cqa-quote">{highlight(text[s:e], question)}</span>')
+        pos = e
+    out.append(highlight(text[pos:], question))
+    return "".join(out)
 
 
 def answer_markdown(answer: str) -> str:
