@@ -323,15 +323,14 @@ def _write_index(
         if settings.vector_backend == "milvus":
             from indexer.dense_milvus import MilvusDense
 
-            dense = MilvusDense.build(vectors, tmp, dimension=dimension)
-            kind = "milvus"
+            milvus = MilvusDense.build(vectors, tmp, dimension=dimension)
+            kind, params = "milvus", milvus.params
         else:
             kind = choose_faiss_kind(len(texts), settings.faiss_index, settings.exact_search_max)
             faiss_dense = FaissDense.build(vectors, kind, dimension=dimension)
             faiss_dense.save(tmp)
-            kind = faiss_dense.kind
-            dense = faiss_dense
-        manifest["dense"] = {"kind": kind, "params": getattr(dense, "params", {})}
+            kind, params = faiss_dense.kind, faiss_dense.params
+        manifest["dense"] = {"kind": kind, "params": params}
         # The manifest goes last: a folder without one is never taken for an index.
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         _swap_in(tmp, index_dir)

@@ -105,10 +105,13 @@ class SentenceTransformerEmbedder:
             self._model = self._model.to(torch.bfloat16)
         self.backend = backend
         self.model_id = model_id_for(settings.model)
-        self.dimension = int(self._model.get_embedding_dimension())
+        dimension, max_len = self._model.get_embedding_dimension(), self._model.max_seq_length
+        if dimension is None or max_len is None:
+            raise RuntimeError(f"Model {settings.model!r} does not declare its dimension and maximum sequence length")
+        self.dimension = int(dimension)
         # The encoder silently drops tokens past max_seq_length; [CLS] and [SEP] take two of them.
         specials = self._model.tokenizer.num_special_tokens_to_add(pair=False)
-        self.max_tokens = int(self._model.max_seq_length) - specials
+        self.max_tokens = int(max_len) - specials
         self.batch_size = settings.embed_batch_size
         self.query_prefix = settings.query_prefix
         self.passage_prefix = settings.passage_prefix

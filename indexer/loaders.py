@@ -14,6 +14,7 @@ import logging
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString
 
@@ -150,7 +151,7 @@ def extract_html(raw: bytes) -> Extracted:
     return [(None, soup.get_text())], ({"title": title} if title else {})
 
 
-def _docx_paragraph(paragraph) -> str:  # type: ignore[no-untyped-def]
+def _docx_paragraph(paragraph: Any) -> str:
     text = paragraph.text
     style = (paragraph.style.name if paragraph.style is not None else "") or ""
     if style.startswith("Heading") and style[-1:].isdigit():
@@ -160,7 +161,7 @@ def _docx_paragraph(paragraph) -> str:  # type: ignore[no-untyped-def]
     return text
 
 
-def _docx_table(table) -> str:  # type: ignore[no-untyped-def]
+def _docx_table(table: Any) -> str:
     rows = []
     for row in table.rows:
         cells: list[str] = []
@@ -202,8 +203,10 @@ def extract_pdf(raw: bytes) -> Extracted:
                 raise SkipFile(f"encrypted PDF that cannot be decrypted here: {exc}") from exc
             if not opened:
                 raise SkipFile("password-protected PDF (needs a password to open)")
-        pages = [(i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        pages: list[tuple[int | None, str]] = [
+            (i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)
+        ]
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
     except SkipFile:
         raise
     except Exception as exc:  # pypdf raises many types (PdfReadError, ValueError, KeyError...) on bad files
@@ -245,7 +248,7 @@ def _assemble(pages: list[tuple[int | None, str]]) -> tuple[str, list[tuple[int,
     return "\n\n".join(parts), offsets
 
 
-def content_hash(raw: bytes, record: dict) -> str:  # type: ignore[type-arg]
+def content_hash(raw: bytes, record: dict[str, Any]) -> str:
     digest = hashlib.sha256(raw)
     digest.update(b"\x00" + json.dumps(record, sort_keys=True, default=str).encode())
     digest.update(b"\x00loader-" + LOADER_VERSION.encode())

@@ -353,8 +353,8 @@ def infer_committee(text: str) -> str | None:
             name = _clean_committee(m.group("name"))
             if name:
                 return name
-    m = _TO_THE_RE.search(head)
-    if m and (name := _clean_committee(m.group("name"))):
+    to_the = _TO_THE_RE.search(head)
+    if to_the and (name := _clean_committee(to_the.group("name"))):
         return name
     # Papers name other committees and boards all over; only a name in the first lines is the author.
     first_lines = "\n".join([line for line in head.split("\n") if line.strip()][:5])

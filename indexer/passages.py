@@ -70,7 +70,7 @@ class PassageStore:
              doc.source_path, len(passages), fingerprint),
         )
         rows = []
-        speakers = []
+        speakers: list[tuple[int, str]] = []
         for i, p in enumerate(passages):
             d = p.to_dict()
             d["speakers"] = json.dumps(p.speakers, ensure_ascii=False)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -15,7 +16,7 @@ logging.getLogger("bm25s").setLevel(logging.ERROR)
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")

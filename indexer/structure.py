@@ -242,7 +242,7 @@ class _Builder:
         )
         if not same:
             self.close()
-            self.open = Segment(start=line.start, end=line.end, kind=kind, page=page, **fields)  # type: ignore[arg-type]
+            self.open = Segment(start=line.start, end=line.end, kind=kind, page=page, **fields)
         else:
             seg.end = line.end  # type: ignore[union-attr]
         self.n_lines += 1

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from councilqa.settings import Settings
 import indexer.build as build_module
+from councilqa.settings import Settings
 from indexer.build import IndexBuildError, build_index
 from indexer.embed import FakeEmbedder
 from indexer.index import CouncilIndex, IndexLoadError
@@ -32,7 +32,8 @@ def _write(folder: Path, stem: str, text: str, **meta: str) -> Path:
 
 
 def _para(topic: str, n: int = 12) -> str:
-    return "\n\n".join(f"Paragraph {i} about {topic}: the committee discussed {topic} item {i} at length." for i in range(n))
+    line = "Paragraph {i} about {topic}: the committee discussed {topic} item {i} at length."
+    return "\n\n".join(line.format(i=i, topic=topic) for i in range(n))
 
 
 @pytest.fixture()

@@ -95,7 +95,7 @@ def test_document_without_segments_is_chunked_as_one_block() -> None:
 def test_turns_inside_a_chunk_keep_their_own_speaker_and_time() -> None:
     doc = _turns([
         ("Cllr Jane Francis", "1:37:50", "8 Budget", "Does that need to go on a risk register?"),
-        ("Alison Hinds", "1:38:06", "8 Budget", "I have had that conversation with their chief executive and there is no risk."),
+        ("Alison Hinds", "1:38:06", "8 Budget", "I have had that conversation with their chief executive, no risk."),
     ])
     [p] = chunk_document(doc, ChunkSettings(chunk_tokens=200, chunk_overlap=10), None)
     assert [(t["speaker"], t["timestamp"]) for t in p.turns] == [("Cllr Jane Francis", "1:37:50"),
