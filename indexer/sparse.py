@@ -28,12 +28,26 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     )
 
 
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k best positive scores, best first."""
+    positive = int(np.count_nonzero(scores > 0))
+    k = min(k, positive)
+    if k == 0:
+        return np.zeros(0, np.int64)
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
+
+
 class SparseBM25:
     kind = "bm25"
 
     def __init__(self, retriever: bm25s.BM25, size: int) -> None:
+        if retriever.method not in ("lucene", "robertson", "atire"):
+            # Other variants add a non-occurrence term that _scores does not.
+            raise ValueError(f"unsupported BM25 variant {retriever.method!r}")
         self.retriever = retriever
         self.size = size
+        self._vocab: dict[str, int] = retriever.vocab_dict or {}
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> SparseBM25:
@@ -46,30 +60,43 @@ class SparseBM25:
     def search(
         self, queries: Sequence[str], k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and rows, shape (len(queries), k); rows with no matching term are -1."""
+        """Scores and rows, shape (len(queries), k); rows with no matching term are -1.
+
+        bm25s stores each term's precomputed BM25 contributions as a column of a CSC matrix; a query's
+        scores are the sum of its terms' columns. Summing them with one `bincount` is the same arithmetic
+        as `BM25.retrieve` (a test checks it) and about ten times faster on large indexes.
+        """
         nq = len(queries)
         k = max(1, min(k, self.size)) if self.size else 1
-        empty = (np.zeros((nq, k), np.float32), np.full((nq, k), -1, np.int64))
+        scores_out = np.zeros((nq, k), np.float32)
+        rows_out = np.full((nq, k), -1, np.int64)
         if self.size == 0 or (allowed is not None and len(allowed) == 0):
-            return empty
-        scores_out, rows_out = empty
-        mask = None
-        if allowed is not None:
-            mask = np.zeros(self.size, dtype=np.float32)
-            mask[allowed] = 1.0
-        vocab = self.retriever.vocab_dict
+            return scores_out, rows_out
         for i, toks in enumerate(tokenize(queries)):
-            toks = [t for t in toks if t in vocab]
-            if not toks:
+            scores = self._scores([self._vocab[t] for t in toks if t in self._vocab])
+            if scores is None:
                 continue
-            rows, scores = self.retriever.retrieve(
-                [toks], k=k, show_progress=False, weight_mask=mask, n_threads=0
-            )
-            keep = scores[0] > 0
-            n = int(keep.sum())
-            rows_out[i, :n] = rows[0][keep]
-            scores_out[i, :n] = scores[0][keep]
+            if allowed is not None:
+                masked = np.zeros_like(scores)
+                masked[allowed] = scores[allowed]
+                scores = masked
+            top = _top_k(scores, k)
+            n = len(top)
+            rows_out[i, :n] = top
+            scores_out[i, :n] = scores[top]
         return scores_out, rows_out
+
+    def _scores(self, term_ids: list[int]) -> np.ndarray | None:
+        if not term_ids:
+            return None
+        s = self.retriever.scores
+        data, indices, indptr = s["data"], s["indices"], s["indptr"]
+        spans = [(int(indptr[t]), int(indptr[t + 1])) for t in term_ids]
+        if not any(b > a for a, b in spans):
+            return None
+        docs = np.concatenate([indices[a:b] for a, b in spans])
+        weights = np.concatenate([data[a:b] for a, b in spans])
+        return np.bincount(docs, weights=weights, minlength=self.size).astype(np.float32)
 
     def save(self, folder: Path) -> None:
         self.retriever.save(str(folder / BM25_DIR), show_progress=False)
