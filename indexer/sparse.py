@@ -29,13 +29,12 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the k best positive scores, best first."""
-    positive = int(np.count_nonzero(scores > 0))
-    k = min(k, positive)
-    if k == 0:
-        return np.zeros(0, np.int64)
-    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
+    """Rows of the k best positive scores, best first; only the non-zero entries are ranked."""
+    candidates = np.flatnonzero(scores > 0)
+    if len(candidates) > k:
+        part = np.argpartition(-scores[candidates], k - 1)[:k]
+        candidates = candidates[part]
+    return candidates[np.argsort(-scores[candidates], kind="stable")].astype(np.int64)
 
 
 class SparseBM25:

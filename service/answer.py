@@ -210,10 +210,18 @@ def keywords(text: str, exclude: Sequence[str] = ()) -> set[str]:
     return {t for t in tokenize([text])[0] if t not in _QUESTION_WORDS and t not in dropped and len(t) > 1}
 
 
+def _incidence(q_terms: Sequence[str], unit_terms: list[set[str]]) -> np.ndarray:
+    """units x keywords: 1 where the unit holds the keyword."""
+    m = np.zeros((len(unit_terms), len(q_terms)), dtype=np.float32)
+    for j, term in enumerate(q_terms):
+        m[:, j] = [term in t for t in unit_terms]
+    return m
+
+
 def _overlap(q_terms: set[str], unit_terms: list[set[str]]) -> np.ndarray:
     if not q_terms:
         return np.zeros(len(unit_terms), dtype=np.float32)
-    return np.array([len(q_terms & t) / len(q_terms) for t in unit_terms], dtype=np.float32)
+    return _incidence(sorted(q_terms), unit_terms).sum(axis=1) / len(q_terms)
 
 
 _ASKS_NUMBER = re.compile(
@@ -236,22 +244,24 @@ def _mmr(scores: np.ndarray, vecs: np.ndarray, q_terms: set[str], unit_terms: li
     first = int(np.argmax(scores))
     chosen: list[int] = [first]
     best = float(scores[first])
-    covered = set(q_terms & unit_terms[first])
+    has = _incidence(sorted(q_terms), unit_terms) if q_terms else np.zeros((len(scores), 0), dtype=np.float32)
+    uncovered = 1.0 - has[first]
     banned = np.zeros(len(scores), dtype=bool)
     banned[first] = True
+    banned |= scores < cfg.keep_ratio * best
+    sims = vecs @ vecs[first]
     while len(chosen) < cfg.max_sentences:
-        sims = (vecs @ vecs[chosen].T).max(axis=1)
         banned |= sims > 0.9  # near-repeats (transcripts often say things twice; overlapping chunks)
-        gain = (np.array([len((q_terms - covered) & t) / len(q_terms) for t in unit_terms], dtype=np.float32)
-                if q_terms else np.zeros(len(scores), dtype=np.float32))
+        gain = has @ uncovered / len(q_terms) if q_terms else 0.0
         mmr = cfg.mmr_lambda * scores - (1 - cfg.mmr_lambda) * sims + cfg.new_keyword_weight * gain
-        mmr[banned | (scores < cfg.keep_ratio * best)] = -np.inf
+        mmr[banned] = -np.inf
         nxt = int(np.argmax(mmr))
         if not np.isfinite(mmr[nxt]):
             break
         chosen.append(nxt)
         banned[nxt] = True
-        covered |= q_terms & unit_terms[nxt]
+        uncovered *= 1.0 - has[nxt]
+        sims = np.maximum(sims, vecs @ vecs[nxt])
     return chosen
 
 
@@ -280,7 +290,7 @@ def extract(
         return Extraction()
     vecs = encode([u.text for u in units])
     cos = vecs @ question_vec
-    unit_terms = [set(tokenize([u.text])[0]) for u in units]
+    unit_terms = [set(t) for t in tokenize([u.text for u in units])]
     overlap = _overlap(question_terms, unit_terms)
     prior = np.array([0.03 / (1 + u.passage_index) + cfg.support_weight * (u.support - 1) for u in units],
                      dtype=np.float32)
@@ -362,8 +372,11 @@ def _fragments(units: list[Unit], passages: Sequence[Passage]) -> np.ndarray:
     return out
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return _SPACES.sub(" ", text).strip()
 
 
 def best_unit_for(sentence: str, passage: Passage) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +34,46 @@ _CITATION_FIELDS = ("title", "council", "committee", "date", "doc_type", "agenda
                     "page", "char_start", "char_end")
 
 __all__ = ["Engine", "IndexLoadError", "ServiceError"]
+
+UNIT_CACHE_SIZE = 20_000  # sentence vectors kept (384 float32 each: ~30 MB for all-MiniLM-L6-v2)
+UNIT_BATCH = 8  # sentences per encoder call, shortest first: small batches waste little on padding
+
+
+class VectorLRU:
+    """A bounded, thread-safe text -> vector cache; the least recently used entries go first."""
+
+    def __init__(self, maxsize: int = UNIT_CACHE_SIZE) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get_many(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        with self._lock:
+            for t in texts:
+                v = self._data.get(t)
+                if v is not None:
+                    self._data.move_to_end(t)
+                    out[t] = v
+            self.hits += len(out)
+            self.misses += len(texts) - len(out)
+        return out
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            for t, v in items.items():
+                self._data[t] = v
+                self._data.move_to_end(t)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
 
 
 @dataclass
@@ -69,7 +110,7 @@ class Engine:
         self._facets = index.passages.facets()
         self.vocabulary = Vocabulary(self._facets)
         self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
-        self._unit_vectors: dict[str, np.ndarray] = {}
+        self._unit_vectors = VectorLRU(UNIT_CACHE_SIZE)
         self._allowed = lru_cache(maxsize=256)(self._allowed_uncached)
         self._check_dimension()
 
@@ -103,16 +144,22 @@ class Engine:
         return vec
 
     def _encode_units(self, texts: list[str]) -> np.ndarray:
-        """Sentence vectors, cached by text; the uncached ones are encoded in one batch."""
-        known = {t: v for t in texts if (v := self._unit_vectors.get(t)) is not None}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        """Sentence vectors, cached by text (bounded LRU). The uncached ones are encoded shortest first in
+        small batches, so that short sentences are not padded to the length of the longest one."""
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        distinct = list(dict.fromkeys(texts))
+        known = self._unit_vectors.get_many(distinct)
+        missing = sorted((t for t in distinct if t not in known), key=len)
         if missing:
+            fresh: dict[str, np.ndarray] = {}
             with self._encode_lock:
-                vecs = np.asarray(self.embedder.encode_passages(missing), dtype=np.float32)
-            if len(self._unit_vectors) > 20_000:
-                self._unit_vectors = {}
-            for t, v in zip(missing, vecs, strict=True):
-                known[t] = self._unit_vectors[t] = v
+                for i in range(0, len(missing), UNIT_BATCH):
+                    batch = missing[i:i + UNIT_BATCH]
+                    vecs = np.asarray(self.embedder.encode_passages(batch), dtype=np.float32)
+                    fresh.update(zip(batch, vecs, strict=True))
+            self._unit_vectors.put_many(fresh)
+            known.update(fresh)
         return np.vstack([known[t] for t in texts])
 
     def fetch(self, rows: Sequence[int]) -> dict[int, Passage]:
@@ -335,6 +382,8 @@ class Engine:
                 "speakers": len(self._facets["speakers"]), "dense": getattr(self.index.dense, "kind", "?"),
                 "embed_backend": getattr(self.embedder, "backend", "?"),
                 "query_cache": {"hits": info.hits, "misses": info.misses, "size": info.currsize},
+                "sentence_cache": {"hits": self._unit_vectors.hits, "misses": self._unit_vectors.misses,
+                                   "size": len(self._unit_vectors), "max": self._unit_vectors.maxsize},
                 "abstain_threshold": self.answer_config.abstain_below}
 
 

@@ -195,6 +195,8 @@ class StatsResponse(BaseModel):
     dense: str = Field(..., description="Vector index kind.")
     embed_backend: str = Field(..., description="Embedding backend in use for queries.")
     query_cache: dict[str, int] = Field(..., description="Query-embedding LRU cache: hits, misses, size.")
+    sentence_cache: dict[str, int] | None = Field(
+        None, description="Sentence-vector LRU cache of /ask (bounded): hits, misses, size, max.")
     abstain_threshold: float = Field(..., description="Evidence score below which /ask says it found nothing.")
 
 
