@@ -103,12 +103,10 @@ class CouncilRegistry:
         return reg
 
 
-DEFAULT_REGISTRY = CouncilRegistry()
-
-
 def canonical_council(name: str, registry: CouncilRegistry | None = None) -> str:
-    """Register `name` (in the given or the process-wide registry) and return its canonical form."""
-    return (registry or DEFAULT_REGISTRY).add(name)
+    """Register `name` and return its canonical form. Without a registry (one per build) the name is only
+    tidied: a process-wide registry would make one document's metadata depend on what was loaded before."""
+    return (registry or CouncilRegistry()).add(name)
 
 
 # --------------------------------------------------------------------------------------------- dates
@@ -598,4 +596,4 @@ def recanonicalise(meta: DocumentMeta, registry: CouncilRegistry | None = None) 
     """
     raw = meta.extra.get("council_raw") or meta.council
     if raw:
-        meta.council = (registry or DEFAULT_REGISTRY).canonical(raw)
+        meta.council = (registry or CouncilRegistry()).canonical(raw)
