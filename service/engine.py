@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -106,6 +107,7 @@ class Engine:
         self.answer_config = answer_config or ans.AnswerConfig(abstain_below=settings.answer_min_evidence)
         self.strip_filter_words = True  # drop words that became filters from the BM25 query
         self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
         self._encode_lock = threading.Lock()
         self._facets = index.passages.facets()
         self.vocabulary = Vocabulary(self._facets)
@@ -265,12 +267,15 @@ class Engine:
     def retrieve(self, plan: Plan, k: int, mode: str) -> list[tuple[int, float]]:
         n = min(candidate_count(k), max(1, self.index.passages.count()))
         lists = []
-        if mode in ("bm25", "hybrid"):
-            s, r = self.index.sparse.search([plan.bm25_text], n, plan.allowed)
-            lists.append(ranked_rows(s[0], r[0]))
+        # BM25 (numpy) runs on the second core while this thread encodes the query and searches vectors.
+        sparse = self._pool.submit(self.index.sparse.search, [plan.bm25_text], n, plan.allowed) \
+            if mode in ("bm25", "hybrid") else None
+        dense = None
         if mode in ("dense", "hybrid"):
-            s, r = self.index.dense.search(self._encode_query(plan.dense_text)[None, :], n, plan.allowed)
-            lists.append(ranked_rows(s[0], r[0]))
+            dense = self.index.dense.search(self._encode_query(plan.dense_text)[None, :], n, plan.allowed)
+        for result in (sparse.result() if sparse else None, dense):
+            if result is not None:
+                lists.append(ranked_rows(result[0][0], result[1][0]))
         if mode == "hybrid":
             fused = sorted(rrf(lists, weights=(1.0, retrieval.DENSE_WEIGHT)).items(), key=lambda x: -x[1])
             weight = BOOST_WEIGHT
