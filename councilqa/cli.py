@@ -20,6 +20,21 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index folder [env COUNCILQA_INDEX_DIR].")]
 Model = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path.")]
+# The filters `search` and `ask` share, as the API names them.
+Council = Annotated[str | None, typer.Option(help="Only this council.")]
+Committee = Annotated[str | None, typer.Option(help="Only this committee or meeting.")]
+DocType = Annotated[str | None, typer.Option("--doc-type", help="minutes|report|transcript|notes|agenda")]
+Speaker = Annotated[str | None, typer.Option(help="Only passages where this person speaks.")]
+DateFrom = Annotated[str | None, typer.Option("--date-from", help="YYYY-MM-DD")]
+DateTo = Annotated[str | None, typer.Option("--date-to", help="YYYY-MM-DD")]
+NoAutoFilters = Annotated[bool, typer.Option("--no-auto-filters", help="Do not read filters from the question.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+
+
+def _filters(council: str | None, committee: str | None, doc_type: str | None, speaker: str | None,
+             date_from: str | None, date_to: str | None) -> dict[str, str | None]:
+    return dict(council=council, committee=committee, doc_type=doc_type, speaker=speaker,
+                date_from=date_from, date_to=date_to)
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -74,21 +89,20 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 10,
     mode: Annotated[str, typer.Option("--mode", help="hybrid|bm25|dense")] = "hybrid",
-    council: Annotated[str | None, typer.Option()] = None,
-    committee: Annotated[str | None, typer.Option()] = None,
-    doc_type: Annotated[str | None, typer.Option("--doc-type")] = None,
-    speaker: Annotated[str | None, typer.Option()] = None,
-    date_from: Annotated[str | None, typer.Option("--date-from")] = None,
-    date_to: Annotated[str | None, typer.Option("--date-to")] = None,
-    no_auto_filters: Annotated[bool, typer.Option("--no-auto-filters")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    council: Council = None,
+    committee: Committee = None,
+    doc_type: DocType = None,
+    speaker: Speaker = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    no_auto_filters: NoAutoFilters = False,
+    as_json: AsJson = False,
     index_dir: IndexDir = None,
 ) -> None:
     """Ranked passages with citations, in the terminal."""
     from service.commands import search as run_search
 
-    filters = dict(council=council, committee=committee, doc_type=doc_type, speaker=speaker,
-                   date_from=date_from, date_to=date_to)
+    filters = _filters(council, committee, doc_type, speaker, date_from, date_to)
     run_search(make_settings(index_dir=index_dir), query, k=k, mode=mode, filters=filters,
                auto_filters=not no_auto_filters, as_json=as_json)
 
@@ -96,21 +110,20 @@ def search(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
-    council: Annotated[str | None, typer.Option()] = None,
-    committee: Annotated[str | None, typer.Option()] = None,
-    doc_type: Annotated[str | None, typer.Option("--doc-type")] = None,
-    speaker: Annotated[str | None, typer.Option()] = None,
-    date_from: Annotated[str | None, typer.Option("--date-from")] = None,
-    date_to: Annotated[str | None, typer.Option("--date-to")] = None,
-    no_auto_filters: Annotated[bool, typer.Option("--no-auto-filters")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    council: Council = None,
+    committee: Committee = None,
+    doc_type: DocType = None,
+    speaker: Speaker = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    no_auto_filters: NoAutoFilters = False,
+    as_json: AsJson = False,
     index_dir: IndexDir = None,
 ) -> None:
     """A cited answer, in the terminal."""
     from service.commands import ask as run_ask
 
-    filters = dict(council=council, committee=committee, doc_type=doc_type, speaker=speaker,
-                   date_from=date_from, date_to=date_to)
+    filters = _filters(council, committee, doc_type, speaker, date_from, date_to)
     run_ask(make_settings(index_dir=index_dir), question, filters=filters, auto_filters=not no_auto_filters,
             as_json=as_json)
 

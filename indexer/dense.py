@@ -103,10 +103,6 @@ class FaissDense:
         elif self.kind == "ivf":
             self.index.nprobe = int(self.params.get("nprobe", 16))
 
-    def set_params(self, **params: int) -> None:
-        self.params.update(params)
-        self._apply_params()
-
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -185,14 +185,3 @@ def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
 
         return OnnxInt8Embedder(settings)
     raise ValueError(f"Unknown embedding backend {backend!r}; use auto, torch-fp32, torch-bf16 or onnx-int8")
-
-
-def batched(items: Iterable[str], size: int) -> Iterable[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

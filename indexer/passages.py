@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +105,6 @@ class PassageStore:
             for r in self._db.execute(q, part):
                 found[r["row"]] = _row_to_passage(r)
         return [found[r] for r in wanted if r in found]
-
-    def iter_texts(self, batch: int = 10_000) -> Iterable[tuple[int, str]]:
-        cur = self._db.execute("SELECT row, text FROM passages ORDER BY row")
-        while chunk := cur.fetchmany(batch):
-            yield from ((int(r[0]), r[1]) for r in chunk)
 
     def rows_matching(self, filters: dict[str, Any]) -> np.ndarray | None:
         """Rows that pass the filters, or None when no filter is set (everything passes)."""

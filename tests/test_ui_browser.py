@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -44,13 +45,18 @@ def api_url(corpus_index_dir: Path) -> Iterator[str]:
         yield url.rstrip("/")
         return
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "councilqa.cli", "serve", "--index-dir", str(corpus_index_dir), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "councilqa.cli", "serve", "--index-dir", str(corpus_index_dir), "--port", str(port)]
+    with _running(cmd, f"http://127.0.0.1:{port}", "/health", "councilqa serve", timeout=120) as url:
+        yield url
+
+
+@contextmanager
+def _running(cmd: list[str], url: str, health: str, what: str, timeout: float,
+             env: dict[str, str] | None = None) -> Iterator[str]:
+    """A server subprocess, yielded once its health URL answers, stopped afterwards."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for(f"{url}/health", proc, "councilqa serve", timeout=120)
+        _wait_for(url + health, proc, what, timeout)
         yield url
     finally:
         proc.terminate()
@@ -77,20 +83,9 @@ def _wait_for(url: str, proc: subprocess.Popen, what: str, timeout: float) -> No
 @pytest.fixture(scope="module")
 def page_url(api_url: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
-        streamlit_command(api_url, port), env=ui_env(api_url), cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{url}/_stcore/health", proc, "streamlit", timeout=60)
+    cmd = streamlit_command(api_url, port)
+    with _running(cmd, f"http://127.0.0.1:{port}", "/_stcore/health", "streamlit", 60, ui_env(api_url)) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
