@@ -62,6 +62,14 @@ def _onnx_embedder(settings: Settings, precision: str, batch: int, threads: int 
     return e
 
 
+def _openvino_embedder(settings: Settings, batch: int, threads: int | None, streams: int = 1):
+    from indexer.embed_openvino import OpenVinoEmbedder
+
+    e = OpenVinoEmbedder(settings, threads=threads, batch_size=batch, streams=streams)
+    e.backend += f"-{streams}streams" if streams > 1 else ""
+    return e
+
+
 def run(passages: list[str], configs: list[tuple[str, Callable[[], Any]]], repeat: int = 1) -> list[dict]:
     """Every backend built first, then timed in interleaved rounds (best of `repeat`): on a shared
     machine the load changes minute to minute, and interleaving spreads it over all rows alike."""
@@ -117,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also batch sizes and torch thread counts")
     ap.add_argument("--threads", action="store_true",
                     help="only fp32 / bf16 / onnx-int8, each with all cores and with 1 thread")
+    ap.add_argument("--main", action="store_true",
+                    help="only the shipped backends: torch fp32 / bf16, onnx-int8, openvino-int8")
     ap.add_argument("--smoke", action="store_true", help="tiny run for CI: 16 passages, torch fp32 and bf16")
     ap.add_argument("--cache-dir", type=Path, default=None, help="where the ONNX export is cached")
     args = ap.parse_args(argv)
 
     cache = args.cache_dir or Path(tempfile.gettempdir()) / "councilqa-bench-cache"
-    settings = Settings(index_dir=cache / "index", cache_dir=cache)
+    settings = Settings(index_dir=cache / "index", cache_dir=cache, model_cache_dir=cache / "models")
     n = 16 if args.smoke else args.passages
     passages = real_passages(n, words=args.words, seed=1)
     cores = len(os.sched_getaffinity(0))
@@ -138,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             (f"torch-bf16-autocast b{b}", lambda: _torch_embedder(settings, "torch-fp32", b, None, "autocast")),
             (f"onnx-fp32 b{b}", lambda: _onnx_embedder(settings, "fp32", b, None)),
             (f"onnx-int8 b{b}", lambda: _onnx_embedder(settings, "int8", b, None)),
+            (f"openvino-int8 b{b}", lambda: _openvino_embedder(settings, b, None)),
+            (f"openvino-int8 b{b} 2 streams", lambda: _openvino_embedder(settings, b, None, 2)),
         ]
     if args.threads and not args.smoke:
         configs = [
@@ -147,12 +159,22 @@ def main(argv: list[str] | None = None) -> int:
             (f"torch-bf16 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-bf16", b, 1)),
             (f"onnx-int8 b{b}", lambda: _onnx_embedder(settings, "int8", b, None)),
             (f"onnx-int8 b{b} 1 thread", lambda: _onnx_embedder(settings, "int8", b, 1)),
+            (f"openvino-int8 b{b}", lambda: _openvino_embedder(settings, b, None)),
+            (f"openvino-int8 b{b} 1 thread", lambda: _openvino_embedder(settings, b, 1)),
+        ]
+    if args.main:  # the four backends `embed_backend` offers, as shipped
+        configs = [
+            (f"torch-fp32 b{b}", lambda: _torch_embedder(settings, "torch-fp32", b, None)),
+            (f"torch-bf16 b{b}", lambda: _torch_embedder(settings, "torch-bf16", b, None)),
+            (f"onnx-int8 b{b}", lambda: _onnx_embedder(settings, "int8", b, None)),
+            (f"openvino-int8 b{b}", lambda: _openvino_embedder(settings, b, None)),
+            (f"openvino-int8 b{b} 2 streams", lambda: _openvino_embedder(settings, b, None, 2)),
         ]
     if args.sweep and not args.smoke:
         for bs in (8, 128):
             configs.append((f"torch-fp32 b{bs}", partial(_torch_embedder, settings, "torch-fp32", bs, None)))
             configs.append((f"onnx-int8 b{bs}", partial(_onnx_embedder, settings, "int8", bs, None)))
-    if not args.smoke and not args.threads and cores > 1:
+    if not args.smoke and not args.threads and not args.main and cores > 1:
         configs.append((f"torch-fp32 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-fp32", b, 1)))
         configs.append((f"torch-bf16 b{b} 1 thread", lambda: _torch_embedder(settings, "torch-bf16", b, 1)))
         configs.append((f"onnx-int8 b{b} 1 thread", lambda: _onnx_embedder(settings, "int8", b, 1)))

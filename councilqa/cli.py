@@ -52,7 +52,8 @@ def index(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files of council papers.")],
     index_dir: IndexDir = None,
     model: Model = None,
-    backend: Annotated[str | None, typer.Option("--embed-backend", help="auto|torch-fp32|torch-bf16|onnx-int8")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--embed-backend", help="auto|torch-fp32|torch-bf16|onnx-int8|openvino-int8")] = None,
     faiss_index: Annotated[str | None, typer.Option("--faiss-index", help="auto|flat|hnsw|ivf")] = None,
     vector_backend: Annotated[str | None, typer.Option("--vector-backend", help="faiss|milvus")] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if nothing changed.")] = False,

@@ -8,6 +8,7 @@ hashing embedder for fast unit tests only.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from councilqa.settings import BUNDLED_MODEL, Settings
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -63,7 +66,7 @@ def cpu_has_bf16() -> bool:
     return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     """Library progress bars and warnings would interleave with our own progress output."""
     try:
         from transformers.utils import logging as hf_logging
@@ -93,7 +96,7 @@ class SentenceTransformerEmbedder:
         path = resolve_model(settings.model)
         if Path(path).exists():  # a local model must never reach for the hub
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        _quiet_transformers()
+        quiet_transformers()
         try:
             self._model = SentenceTransformer(path, device="cpu")
         except Exception as exc:
@@ -170,9 +173,31 @@ class FakeEmbedder:
         return self.encode_queries(texts)
 
 
+def _openvino_usable(settings: Settings) -> bool:
+    """openvino-int8 for `auto`: installed, a CPU with int8 dot products, and an export of this model
+    that keeps cosine >= 0.99 to float32 (made here on first use, then read from the model cache)."""
+    from indexer import embed_openvino as ovb
+
+    if not (ovb.openvino_available() and ovb.cpu_has_int8_dot()):
+        return False
+    try:
+        _, meta = ovb.ensure_openvino(settings)
+    except Exception as exc:  # an unusual model the export cannot handle: PyTorch still can
+        log.warning("openvino-int8 unavailable for %s (%s); using PyTorch", settings.model, exc)
+        return False
+    if not ovb.passes_fidelity(meta):
+        log.warning("int8 quantisation of %s misses the cosine bar (%s); using PyTorch",
+                    settings.model, meta.get("fidelity_min_cosine"))
+        return False
+    return True
+
+
 def choose_backend(settings: Settings) -> str:
+    """The backend `auto` means on this machine: the fastest one that is installed and faithful."""
     if settings.embed_backend != "auto":
         return settings.embed_backend
+    if _openvino_usable(settings):
+        return "openvino-int8"
     return "torch-bf16" if cpu_has_bf16() else "torch-fp32"
 
 
@@ -184,4 +209,10 @@ def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
         from indexer.embed_onnx import OnnxInt8Embedder
 
         return OnnxInt8Embedder(settings)
-    raise ValueError(f"Unknown embedding backend {backend!r}; use auto, torch-fp32, torch-bf16 or onnx-int8")
+    if backend == "openvino-int8":
+        from indexer.embed_openvino import OpenVinoEmbedder
+
+        return OpenVinoEmbedder(settings)
+    raise ValueError(
+        f"Unknown embedding backend {backend!r}; use auto, torch-fp32, torch-bf16, onnx-int8 or openvino-int8"
+    )

@@ -19,14 +19,15 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from councilqa.settings import Settings
-from indexer.embed import model_id_for, resolve_model
+from indexer.embed import model_id_for, quiet_transformers, resolve_model
 
 EXPORT_VERSION = 3  # bump when the exported graph changes; older cache folders are rebuilt
 FP32_FILE = "model.onnx"
@@ -57,11 +58,14 @@ def cpu_threads() -> int:
 
 
 def onnx_cache_folder(settings: Settings) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id_for(settings.model)).strip("_") or "model"
-    return Path(settings.resolved_cache_dir) / "onnx" / safe
+    return settings.resolved_model_cache_dir / "onnx" / safe_model_name(settings)
 
 
-def _source_fingerprint(name: str) -> str:
+def safe_model_name(settings: Settings) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model_id_for(settings.model)).strip("_") or "model"
+
+
+def source_fingerprint(name: str) -> str:
     """What the export was made from: a local folder by its weight files' sizes and times."""
     path = Path(name)
     if not path.exists():
@@ -74,38 +78,35 @@ def _source_fingerprint(name: str) -> str:
     return f"{path.resolve()}|" + ";".join(parts)
 
 
-def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> dict:
-    """Export and quantise the configured model into `folder` (written whole, then moved in)."""
+def export_fp32(settings: Settings, out_dir: Path) -> tuple[dict, Any]:
+    """Export the configured model (transformer, pooling, L2 norm) to `out_dir/model.onnx` in float32,
+    with its tokenizer in `out_dir/tokenizer`. Returns the metadata and the Hugging Face config."""
     try:
         import torch
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover
-        raise RuntimeError("Exporting to ONNX needs torch and sentence-transformers") from exc
-    try:
-        import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError as exc:
-        raise RuntimeError(
-            "Exporting to ONNX needs the onnx package as well as onnxruntime: pip install 'councilqa[onnx]'"
-        ) from exc
+        raise RuntimeError("Exporting the model needs torch and sentence-transformers") from exc
 
     source = resolve_model(settings.model)
+    if Path(source).exists():  # a local model must never reach for the hub
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_transformers()
     try:
         st = SentenceTransformer(source, device="cpu")
     except Exception as exc:
-        raise RuntimeError(f"Could not load embedding model {settings.model!r} for ONNX export: {exc}") from exc
+        raise RuntimeError(f"Could not load embedding model {settings.model!r} for export: {exc}") from exc
 
     modules = [type(m).__name__ for m in st]
     if modules[:2] != ["Transformer", "Pooling"] or any(m not in ("Normalize",) for m in modules[2:]):
         raise RuntimeError(
-            f"ONNX export supports Transformer + Pooling (+ Normalize) models; {settings.model!r} has {modules}. "
+            f"Model export supports Transformer + Pooling (+ Normalize) models; {settings.model!r} has {modules}. "
             "Use --embed-backend torch-fp32 for this model."
         )
     pooling = getattr(st[1], "pooling_mode", "mean")
     if isinstance(pooling, list | tuple):
         pooling = pooling[0] if len(pooling) == 1 else ",".join(pooling)
     if pooling not in ("mean", "cls"):
-        raise RuntimeError(f"ONNX export supports mean or cls pooling, not {pooling!r}; use torch-fp32")
+        raise RuntimeError(f"Model export supports mean or cls pooling, not {pooling!r}; use torch-fp32")
     first: Any = st[0]
     hf: Any = first.auto_model.eval().float()
     # The classic (eager) attention exports as the MatMul/Softmax pattern ONNX Runtime fuses into
@@ -135,41 +136,72 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
                 emb = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(emb, p=2.0, dim=1)
 
-    specials = tokenizer.num_special_tokens_to_add(pair=False)
     meta = {
-        "export_version": EXPORT_VERSION,
         "model_id": model_id_for(settings.model),
-        "source": _source_fingerprint(source),
+        "source": source_fingerprint(source),
         "dimension": int(st.get_embedding_dimension() or 0),
         "max_seq_length": int(st.max_seq_length or 0),
-        "special_tokens": int(specials),
+        "special_tokens": int(tokenizer.num_special_tokens_to_add(pair=False)),
         "pooling": pooling,
         "input_names": input_names,
-        "optimized": False,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    sample = tokenizer(["a council meeting", "minutes of the planning committee"], padding=True, return_tensors="pt")
+    args = tuple(sample[n] if n in sample else torch.zeros_like(sample["input_ids"]) for n in input_names)
+    axes = {n: {0: "batch", 1: "sequence"} for n in input_names}
+    axes["sentence_embedding"] = {0: "batch"}
+    # The tracer warns about Python branches in the masking code; they are constant for encoders.
+    with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Pooled().eval(), args, str(out_dir / FP32_FILE), input_names=input_names,
+            output_names=["sentence_embedding"], dynamic_axes=axes, opset_version=17, do_constant_folding=True,
+            dynamo=False,
+        )
+    tokenizer.save_pretrained(str(out_dir / TOKENIZER_DIR))
+    return meta, hf.config
 
+
+def write_folder(folder: Path, fill: Callable[[Path], dict]) -> dict:
+    """Build a cache folder in a temporary sibling, then move it in whole: an interrupted export
+    leaves nothing half-written, and of two processes exporting at once the first one wins."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
-        sample = tokenizer(["a council meeting", "minutes of the planning committee"], padding=True,
-                           return_tensors="pt")
-        args = tuple(sample[n] if n in sample else torch.zeros_like(sample["input_ids"]) for n in input_names)
-        axes = {n: {0: "batch", 1: "sequence"} for n in input_names}
-        axes["sentence_embedding"] = {0: "batch"}
+        meta = fill(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process moved its export in first; it is equivalent
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> dict:
+    """Export and quantise the configured model into `folder` for ONNX Runtime."""
+    try:
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise RuntimeError(
+            "Exporting to ONNX needs the onnx package as well as onnxruntime: pip install 'councilqa[onnx]'"
+        ) from exc
+
+    def fill(tmp: Path) -> dict:
+        meta, config = export_fp32(settings, tmp)
+        meta.update(export_version=EXPORT_VERSION, optimized=False)
         fp32 = tmp / FP32_FILE
-        with torch.no_grad(), contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115
-            torch.onnx.export(
-                Pooled().eval(), args, str(fp32), input_names=input_names, output_names=["sentence_embedding"],
-                dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False,
-            )
         to_quantise = fp32
         if optimize:
             # Fuse attention, layer norm and GELU first: the fused Attention op quantises to int8 too.
             try:
                 from onnxruntime.transformers.optimizer import optimize_model
 
-                config = hf.config
                 opt = optimize_model(
                     str(fp32), model_type="bert", num_heads=int(getattr(config, "num_attention_heads", 0)),
                     hidden_size=int(getattr(config, "hidden_size", 0)), opt_level=1,
@@ -200,15 +232,9 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
             root.setLevel(level)
         if to_quantise != fp32:
             to_quantise.unlink()
-        tokenizer.save_pretrained(str(tmp / TOKENIZER_DIR))
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return meta
+        return meta
+
+    return write_folder(folder, fill)
 
 
 def _read_meta(folder: Path) -> dict | None:
@@ -225,7 +251,7 @@ def ensure_exported(settings: Settings) -> tuple[Path, dict]:
     source = resolve_model(settings.model)
     fresh = (
         meta is not None and meta.get("export_version") == EXPORT_VERSION
-        and meta.get("source") == _source_fingerprint(source)
+        and meta.get("source") == source_fingerprint(source)
         and (folder / INT8_FILE).is_file() and (folder / FP32_FILE).is_file()
         and (folder / TOKENIZER_DIR).is_dir()
     )
@@ -235,7 +261,7 @@ def ensure_exported(settings: Settings) -> tuple[Path, dict]:
     return folder, meta
 
 
-def _load_tokenizers(folder: Path, max_length: int):
+def load_tokenizers(folder: Path, max_length: int):
     """Two copies of the saved fast tokenizer: one plain (counting), one truncating and padding (batches)."""
     from tokenizers import Tokenizer
 
@@ -277,7 +303,7 @@ class OnnxInt8Embedder:
         self.input_names = list(meta["input_names"])
         # The `tokenizers` library straight from tokenizer.json: importing transformers would import
         # torch (~8 s on a busy 2-core box), most of the service's start-up budget.
-        self.tokenizer, self._batch_tokenizer = _load_tokenizers(folder / TOKENIZER_DIR, self.max_seq_length)
+        self.tokenizer, self._batch_tokenizer = load_tokenizers(folder / TOKENIZER_DIR, self.max_seq_length)
         self.batch_size = batch_size or settings.embed_batch_size
         self.query_prefix = settings.query_prefix
         self.passage_prefix = settings.passage_prefix

@@ -14,6 +14,6 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --upgrade pip >/dev/null
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -e ".[dev,onnx,milvus]"
+  .venv/bin/pip install -q -e ".[dev,onnx,openvino,milvus]"
   echo "$want" > "$stamp"
 fi

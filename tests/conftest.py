@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,20 @@ TINY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
          "title": "Full Council minutes 22 February 2023", "doc_type": "minutes"},
     ),
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Exported and quantised models (ONNX, OpenVINO) go to one folder per test session, shared by the
+    real-model tests and the servers they start, and never to the user's ~/.cache."""
+    if os.environ.get("COUNCILQA_MODEL_CACHE_DIR"):
+        yield
+        return
+    os.environ["COUNCILQA_MODEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("model_cache"))
+    try:
+        yield
+    finally:
+        os.environ.pop("COUNCILQA_MODEL_CACHE_DIR", None)
 
 
 def write_tiny_corpus(folder: Path) -> Path:

@@ -76,7 +76,7 @@ def test_onnx_export_is_cached_and_reused(settings: Settings, onnx) -> None:
     from indexer.embed_onnx import INT8_FILE, OnnxInt8Embedder, onnx_cache_folder
 
     folder = onnx_cache_folder(settings)
-    assert folder == onnx.folder and folder.is_relative_to(settings.resolved_cache_dir / "onnx")
+    assert folder == onnx.folder and folder.is_relative_to(settings.resolved_model_cache_dir / "onnx")
     before = (folder / INT8_FILE).stat().st_mtime_ns
     again = OnnxInt8Embedder(settings)
     assert (folder / INT8_FILE).stat().st_mtime_ns == before
@@ -88,5 +88,12 @@ def test_bf16_close_to_fp32(settings: Settings, fp32) -> None:
     assert _cos(fp32.encode_passages(TEXTS), bf16.encode_passages(TEXTS)).min() >= 0.99
 
 
-def test_auto_backend_is_a_known_backend(settings: Settings) -> None:
-    assert choose_backend(settings) in ("torch-fp32", "torch-bf16", "onnx-int8")
+def test_auto_backend_is_the_fastest_installed(settings: Settings) -> None:
+    from indexer.embed import cpu_has_bf16
+    from indexer.embed_openvino import cpu_has_int8_dot, openvino_available
+
+    if openvino_available() and cpu_has_int8_dot():
+        expected = "openvino-int8"
+    else:
+        expected = "torch-bf16" if cpu_has_bf16() else "torch-fp32"
+    assert choose_backend(settings) == expected
