@@ -47,16 +47,28 @@ def test_auto_picks_the_fastest_usable_backend(monkeypatch, settings, ov, vnni, 
     assert len(exports) == (1 if ov and vnni else 0)
 
 
-def test_auto_falls_back_when_quantisation_is_not_faithful(monkeypatch, settings, caplog) -> None:
+class _Log:
+    """Records warnings: other libraries' logging set-up must not hide what this test checks."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warning(self, msg: str, *args: object) -> None:
+        self.lines.append(msg % args)
+
+
+def test_auto_falls_back_when_quantisation_is_not_faithful(monkeypatch, settings) -> None:
     _machine(monkeypatch, ov=True, vnni=True, bf16=True, meta={"fidelity_min_cosine": 0.97})
+    monkeypatch.setattr(embed, "log", log := _Log())
     assert embed.choose_backend(settings) == "torch-bf16"
-    assert "misses the cosine bar (0.97)" in caplog.text
+    assert len(log.lines) == 1 and "misses the cosine bar (0.97)" in log.lines[0]
 
 
-def test_auto_falls_back_when_the_export_fails(monkeypatch, settings, caplog) -> None:
+def test_auto_falls_back_when_the_export_fails(monkeypatch, settings) -> None:
     _machine(monkeypatch, ov=True, vnni=True, bf16=False, meta=RuntimeError("Model export supports mean or cls"))
+    monkeypatch.setattr(embed, "log", log := _Log())
     assert embed.choose_backend(settings) == "torch-fp32"
-    assert "openvino-int8 unavailable" in caplog.text and "mean or cls" in caplog.text
+    assert len(log.lines) == 1 and "openvino-int8 unavailable" in log.lines[0] and "mean or cls" in log.lines[0]
 
 
 def test_an_explicit_backend_is_kept(monkeypatch, settings) -> None:
@@ -103,6 +115,15 @@ def test_down_projections_are_found_by_shape() -> None:
     down.set_friendly_name("ffn/down")
     model = ov.Model([down], [x], "ffn")
     assert ovb.down_projections(model) == ["ffn/down"]
+
+
+def test_repeated_phrases_and_the_held_out_split() -> None:
+    texts = ["Aye all in favour", "Thank you chair and members", "x"]
+    assert ovb.repeated_phrases(texts, 2, words=7) == ["Aye all in Aye all in Aye", "x x x x x x x"]
+    calibrate, held_out = ovb.calibration_split()
+    windows = ovb.calibration_texts()
+    assert calibrate[:-20] == windows[:-ovb.HELD_OUT] and held_out[:ovb.HELD_OUT] == windows[-ovb.HELD_OUT:]
+    assert not set(calibrate) & set(held_out)
 
 
 def test_calibration_text_ships_with_the_package() -> None:
