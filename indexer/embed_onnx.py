@@ -237,7 +237,7 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
     return write_folder(folder, fill)
 
 
-def _read_meta(folder: Path) -> dict | None:
+def read_meta(folder: Path) -> dict | None:
     try:
         return dict(json.loads((folder / META_FILE).read_text()))
     except (OSError, json.JSONDecodeError):
@@ -247,7 +247,7 @@ def _read_meta(folder: Path) -> dict | None:
 def ensure_exported(settings: Settings) -> tuple[Path, dict]:
     """The cache folder for the configured model, exporting it first when missing or stale."""
     folder = onnx_cache_folder(settings)
-    meta = _read_meta(folder)
+    meta = read_meta(folder)
     source = resolve_model(settings.model)
     fresh = (
         meta is not None and meta.get("export_version") == EXPORT_VERSION

@@ -7,8 +7,9 @@ post-training quantisation, calibrated on `indexer/data/calibration.jsonl` (coun
 the first half of the blocks stay in floating point: their inputs (GELU outputs) have outliers that
 int8 activations clip, and errors made early are carried through every later block. The export
 then measures itself: the cosine to the float32 model on held-out windows (and repeated phrases
-made from them) must reach 0.99, or `auto` falls back to PyTorch. The result goes to `<model cache>/openvino/<model id>/` and later runs load it in
-about a second without importing torch. Nothing is downloaded.
+made from them) must reach 0.99, or `auto` falls back to PyTorch. The result goes to
+`<model cache>/openvino/<model id>/`; later runs load it in about a second without importing torch.
+Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from councilqa.settings import Settings
 from indexer.embed import cpu_has_bf16, resolve_model
 from indexer.embed_onnx import (
     FP32_FILE,
-    META_FILE,
+    META_FILE,  # noqa: F401 - the export's metadata file, named here for callers
     TOKENIZER_DIR,
     cpu_threads,
     export_fp32,
     load_tokenizers,
+    read_meta,
     safe_model_name,
     source_fingerprint,
     write_folder,
@@ -186,17 +188,10 @@ def export_openvino(settings: Settings, folder: Path) -> dict:
     return write_folder(folder, fill)
 
 
-def _read_meta(folder: Path) -> dict | None:
-    try:
-        return dict(json.loads((folder / META_FILE).read_text()))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def ensure_openvino(settings: Settings) -> tuple[Path, dict]:
     """The quantised model's folder and metadata, exporting it first when missing or stale."""
     folder = openvino_cache_folder(settings)
-    meta = _read_meta(folder)
+    meta = read_meta(folder)
     fresh = (
         meta is not None and meta.get("export_version") == EXPORT_VERSION
         and meta.get("source") == source_fingerprint(resolve_model(settings.model))
