@@ -77,7 +77,7 @@ def quiet_transformers() -> None:
         pass
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -130,7 +130,7 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )
-        return _normalise(out)
+        return normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts])
@@ -166,7 +166,7 @@ class FakeEmbedder:
         return v
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(np.stack([self._vec(t) for t in texts])) if texts else np.zeros((0, self.dimension))
+        return normalise(np.stack([self._vec(t) for t in texts])) if texts else np.zeros((0, self.dimension))
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += len(texts)

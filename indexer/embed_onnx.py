@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from councilqa.settings import Settings
-from indexer.embed import model_id_for, quiet_transformers, resolve_model
+from indexer.embed import model_id_for, normalise, quiet_transformers, resolve_model
 
 EXPORT_VERSION = 3  # bump when the exported graph changes; older cache folders are rebuilt
 FP32_FILE = "model.onnx"
@@ -345,9 +345,7 @@ class OnnxInt8Embedder:
         for start in range(0, len(texts), self.batch_size):
             idx = order[start:start + self.batch_size]
             out[idx] = self._run([texts[i] for i in idx])
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return out / norms
+        return normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts])

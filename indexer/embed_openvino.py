@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from councilqa.settings import Settings
-from indexer.embed import cpu_has_bf16, resolve_model
+from indexer.embed import cpu_has_bf16, normalise, resolve_model
 from indexer.embed_onnx import (
     FP32_FILE,
     META_FILE,  # noqa: F401 - the export's metadata file, named here for callers
@@ -265,9 +265,7 @@ class OpenVinoEmbedder:
             idx = order[start:start + step]
             self._queue.start_async(_feeds(self._batch_tokenizer, [texts[i] for i in idx], self._input_names), idx)
         self._queue.wait_all()
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return out / norms
+        return normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts])
