@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import machine, real_passages, table
-from councilqa.settings import Settings
+from common.settings import Settings
 
 warnings.filterwarnings("ignore")
 COSINE_BAR = 0.99

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.common import LOCAL_CORPUS, SHARED_CORPORA, machine, table
-from councilqa.settings import Settings
+from common.settings import Settings
 
 
 def _copy_corpus(src: Path, dst: Path, limit: int | None = None) -> None:

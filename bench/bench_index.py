@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.common import LOCAL_CORPUS, folder_bytes, machine, table
 from bench.vectors import BENCH_CACHE, derive_texts, derive_vectors, load_real
-from councilqa.settings import Settings
+from common.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -114,9 +114,9 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="A few queries only (CI).")
     args = ap.parse_args()
 
-    from councilqa.settings import Settings
+    from common.settings import Settings
     from service.app import create_app
-    from service.engine import Engine
+    from core.engine import Engine
 
     t = time.perf_counter()
     engine = Engine.load(Settings(index_dir=args.index_dir))

@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.common import folder_bytes, machine, percentiles, rss_mb, table
 from bench.vectors import BENCH_CACHE, derive_texts, derive_vectors, load_real, query_vectors
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.dense import FaissDense, choose_faiss_kind
 
 QUESTIONS = [
@@ -98,7 +98,7 @@ def bench_size(n: int, real_vecs: np.ndarray, real_texts: list[str], kinds: list
             print(f"  {n:,} bm25: p50 {rows[-1]['p50']:.2f} ms", file=sys.stderr, flush=True)
             # Query encoding alone and the hybrid path (encode + dense auto kind + BM25 + RRF).
             if embedder is not None:
-                from service.retrieval import candidate_count, ranked_rows, rrf
+                from core.retrieval import candidate_count, ranked_rows, rrf
 
                 embedder.encode_queries(qs[:2])
                 lat = _time_each(lambda q: embedder.encode_queries([q]), qs)
@@ -152,7 +152,7 @@ def service_start(index_dir: Path, settings: Settings) -> dict:
     code = (
         "import time; t0=time.perf_counter()\n"
         "from pathlib import Path\n"
-        "from councilqa.settings import Settings\n"
+        "from common.settings import Settings\n"
         "from indexer.index import CouncilIndex\n"
         "from indexer.embed import load_embedder\n"
         f"s = Settings(index_dir=Path({str(index_dir)!r}))\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import real_passages
-from councilqa.settings import Settings
+from common.settings import Settings
 
 BENCH_CACHE = Path(tempfile.gettempdir()) / "councilqa-bench-cache"
 NOISE = 0.35  # per-dimension sigma relative to 1/sqrt(d): derived vectors stay near, not on, real ones

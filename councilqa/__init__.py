@@ -1,3 +1,5 @@
-"""councilqa: semantic search and cited answers over UK local council papers."""
+"""councilqa: the command line, the roof over every layer (`councilqa index|serve|search|ask|ui|eval|up`)."""
 
-__version__ = "0.1.0"
+from common import __version__
+
+__all__ = ["__version__"]

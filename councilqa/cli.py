@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from councilqa.settings import Settings
+from common.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Semantic search and cited answers over council papers.")
@@ -152,7 +152,7 @@ def evaluate(
     backend: Annotated[str | None, typer.Option("--embed-backend")] = None,
 ) -> None:
     """Run the gold questions and report retrieval, answer and latency figures."""
-    from councilqa.evaluation.runner import run_cli
+    from evaluation.runner import run_cli
 
     code = run_cli(make_settings(index_dir=index_dir, embed_backend=backend), gold=gold, url=url,
                    out_dir=out_dir, min_recall5=min_recall5)

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from councilqa import __version__
-from councilqa.settings import Settings
+from common import __version__
+from common.settings import Settings
 from indexer.cache import EmbeddingCache, text_key
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.dense import FaissDense, choose_faiss_kind

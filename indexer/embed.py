@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from councilqa.settings import BUNDLED_MODEL, Settings
+from common.settings import BUNDLED_MODEL, Settings
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.embed import model_id_for, normalise, quiet_transformers, resolve_model
 
 EXPORT_VERSION = 3  # bump when the exported graph changes; older cache folders are rebuilt

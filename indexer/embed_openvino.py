@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.embed import cpu_has_bf16, normalise, resolve_model
 from indexer.embed_onnx import (
     FP32_FILE,

@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from councilqa import __version__
-from councilqa.settings import Settings, get_settings
-from service.engine import Engine
+from common import __version__
+from common.settings import Settings, get_settings
+from core.engine import Engine
 from service.errors import install_error_handlers
 from service.routes import answers, documents, meta, search
 

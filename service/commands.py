@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from councilqa.settings import Settings
-from service.engine import Engine, IndexLoadError, ServiceError
+from common.settings import Settings
+from core.engine import CoreError, Engine, IndexLoadError
 
 
 def load_engine(settings: Settings) -> Engine:
@@ -37,7 +37,7 @@ def serve(settings: Settings) -> None:
 def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         return fn(*args, **kwargs)
-    except ServiceError as exc:
+    except CoreError as exc:
         typer.secho(f"Error: {exc.message}", fg="red", err=True)
         raise typer.Exit(2) from None
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.engine import Engine
+from core.engine import Engine
 from service.errors import ServiceError
 
 

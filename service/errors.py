@@ -1,4 +1,4 @@
-"""One error type for the engine and one JSON error shape for the API.
+"""One JSON error shape for the API, and the mapping of the core's errors onto HTTP.
 
 Every error the service returns looks like {"error": {"code", "message", "details"}}, whether it
 comes from the engine, from FastAPI's request validation, from routing, or from a bug (500).
@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.errors import CoreError, ErrorKind
+
 log = logging.getLogger("councilqa.service")
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
@@ -21,7 +23,7 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
 
 
 class ServiceError(Exception):
-    """A request the engine refuses (bad input) or cannot serve; carries the HTTP status."""
+    """A request the HTTP layer itself refuses (unknown parameter, not ready); carries its status."""
 
     def __init__(self, code: str, message: str, status: int = 422, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -29,6 +31,10 @@ class ServiceError(Exception):
         self.message = message
         self.status = status
         self.details = details or {}
+
+
+# How each kind of core error reads over HTTP.
+CORE_STATUS: dict[ErrorKind, int] = {"invalid": 422, "not_found": 404, "unavailable": 503}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -42,6 +48,11 @@ def _json(status: int, code: str, message: str, details: dict[str, Any] | None =
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     return _json(exc.status, exc.code, exc.message, exc.details)
+
+
+async def _core_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CoreError)
+    return _json(CORE_STATUS[exc.kind], exc.code, exc.message, exc.details)
 
 
 def _loc(err: dict[str, Any]) -> str:
@@ -70,6 +81,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(CoreError, _core_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

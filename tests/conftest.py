@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.build import build_index
 from indexer.embed import FakeEmbedder
 

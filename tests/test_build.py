@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import indexer.build as build_module
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.build import IndexBuildError, build_index
 from indexer.embed import FakeEmbedder
 from indexer.index import CouncilIndex, IndexLoadError
@@ -171,7 +171,7 @@ def test_interrupted_swap_is_recovered_on_load(tmp_path: Path, corpus: Path) -> 
 _KILL_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from councilqa.settings import Settings
+    from common.settings import Settings
     from indexer.build import build_index
     from indexer.embed import FakeEmbedder
     s = Settings(index_dir=Path(sys.argv[2]), cache_dir=Path(sys.argv[3]), chunk_tokens=40, chunk_overlap=5)

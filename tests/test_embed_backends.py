@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.embed import choose_backend, load_embedder
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer import embed
 from indexer import embed_openvino as ovb
 

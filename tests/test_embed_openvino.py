@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.embed import load_embedder
 
 pytestmark = pytest.mark.slow

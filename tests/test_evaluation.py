@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from councilqa.evaluation.backends import AskCitation, AskResult, Hit, HttpBackend
-from councilqa.evaluation.gold import Evidence, GoldQuestion
-from councilqa.evaluation.judge import EvidenceJudge, locate
-from councilqa.evaluation.metrics import METRICS, build_qrels, build_run, ranking_to_run, scores, significance
-from councilqa.evaluation.runner import run_cli, run_questions, summarise
-from councilqa.settings import Settings
+from evaluation.backends import AskCitation, AskResult, Hit, HttpBackend
+from evaluation.gold import Evidence, GoldQuestion
+from evaluation.judge import EvidenceJudge, locate
+from evaluation.metrics import METRICS, build_qrels, build_run, ranking_to_run, scores, significance
+from evaluation.runner import run_cli, run_questions, summarise
+from common.settings import Settings
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.clean import clean_text
 from indexer.models import Document, DocumentMeta, Segment
@@ -192,7 +192,7 @@ def _gold(tmp_path: Path) -> Path:
 
 
 def test_runner_figures_on_a_fake_backend(tmp_path: Path) -> None:
-    from councilqa.evaluation.gold import load_gold
+    from evaluation.gold import load_gold
 
     report = summarise(run_questions(FakeBackend(), load_gold(_gold(tmp_path))))
     assert report["retrieval_questions"] == 2  # the unanswerable one is not scored for retrieval

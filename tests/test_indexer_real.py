@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.build import build_index
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.embed import load_embedder

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.embed import FakeEmbedder
 from indexer.index import CouncilIndex
-from service.answer import AnswerConfig
+from core.answer import AnswerConfig
 from service.app import create_app
-from service.engine import Engine
+from core.engine import Engine
 
 # FakeEmbedder cosines are lower than a real model's: its own abstention threshold.
 FAKE_CONFIG = AnswerConfig(abstain_below=0.6)

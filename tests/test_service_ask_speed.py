@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service import answer as ans
-from service.engine import VectorLRU
+from core import answer as ans
+from core.engine import VectorLRU
 from tests.test_service_api import make_engine
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from service import commands
-from service.engine import Engine
+from core.engine import Engine
 from tests.test_service_api import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from service.app import create_app
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from indexer.tokens import count_tokens
 from service.app import create_app
-from service.llm import LlmError, build_prompt, check_answer
+from core.llm import LlmError, build_prompt, check_answer
 from tests.test_service_api import make_engine
 
 QUESTION = "how many foster carers did the recruitment campaign add?"

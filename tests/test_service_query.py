@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from indexer.models import Passage
-from service.answer import _fragments, passage_units, split_units, turn_labels
-from service.engine import _answer_citation, _join_parts
-from service.query import Vocabulary, council_aliases, parse_date, strip_spans
+from core.answer import _fragments, passage_units, split_units, turn_labels
+from core.engine import _answer_citation, _join_parts
+from core.query import Vocabulary, council_aliases, parse_date, strip_spans
 
 FACETS = {
     "councils": [{"value": v, "count": 1} for v in (

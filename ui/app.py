@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts only ui/ on the 
 import streamlit as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from councilqa.settings import Settings  # noqa: E402
+from common.settings import Settings  # noqa: E402
 from ui import render, state  # noqa: E402
 from ui.api_client import ApiClient, ServiceProblem  # noqa: E402
 

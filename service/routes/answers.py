@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from service.deps import EngineDep
-from service.query import FILTER_FIELDS
+from core.query import FILTER_FIELDS
 from service.schemas import AskRequest, AskResponse, ErrorResponse
 
 router = APIRouter(tags=["answers"])

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.deps import EngineDep
 from service.errors import ServiceError
-from service.query import FILTER_FIELDS
+from core.query import FILTER_FIELDS
 from service.schemas import ErrorResponse, Mode, SearchResponse
 
 router = APIRouter(tags=["search"])

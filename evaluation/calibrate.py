@@ -1,6 +1,6 @@
 """Calibrate the abstention threshold and check answers against gold questions (eval/gold.jsonl).
 
-    python -m service.calibrate --index-dir /tmp/idx_corpus --gold eval/gold.jsonl
+    python -m evaluation.calibrate --index-dir /tmp/idx_corpus --gold eval/gold.jsonl
 
 Prints retrieval recall@5, how often an answer quote overlaps the gold evidence, and for a grid of
 (coverage weight, threshold) pairs the balanced accuracy of found/not-found.
@@ -14,9 +14,9 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from councilqa.settings import Settings
-from service import answer as ans
-from service.engine import Engine
+from common.settings import Settings
+from core import answer as ans
+from core.engine import Engine
 
 
 def evidence_spans(engine: Engine, evidence: list[dict[str, str]]) -> list[tuple[str, int, int]]:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from councilqa.evaluation.gold import Evidence
+from evaluation.gold import Evidence
 
 _WORD = re.compile(r"[^\W_]+")
 GRAM = 5

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.models import Passage
 from indexer.tokens import cl100k
 

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     max_k: int = Field(100, ge=1)
     answer_min_evidence: float = Field(
         0.85, description="Abstain below this evidence score (best sentence cosine + 0.5 x keyword coverage); "
-        "calibrated for all-MiniLM-L6-v2 with `python -m service.calibrate`, recalibrate for other models.",
+        "calibrated for all-MiniLM-L6-v2 with `python -m evaluation.calibrate`, recalibrate for other models.",
     )
 
     # UI

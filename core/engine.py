@@ -18,23 +18,23 @@ from typing import Any
 
 import numpy as np
 
-from councilqa.settings import Settings
+from common.settings import Settings
 from indexer.embed import Embedder, load_embedder, model_id_for
 from indexer.index import PASSAGES, CouncilIndex, IndexLoadError
 from indexer.models import Passage
 from indexer.passages import PassageStore
-from service import answer as ans
-from service import retrieval
-from service.errors import ServiceError
-from service.llm import LlmError, llm_answer
-from service.query import FILTER_FIELDS, Understanding, Vocabulary, parse_date, strip_spans
-from service.retrieval import BOOST_WEIGHT, Boosts, apply_boosts, candidate_count, ranked_rows, rrf
+from core import answer as ans
+from core import retrieval
+from core.errors import CoreError
+from core.llm import LlmError, llm_answer
+from core.query import FILTER_FIELDS, Understanding, Vocabulary, parse_date, strip_spans
+from core.retrieval import BOOST_WEIGHT, Boosts, apply_boosts, candidate_count, ranked_rows, rrf
 
 MODES = ("hybrid", "bm25", "dense")
 _CITATION_FIELDS = ("title", "council", "committee", "date", "doc_type", "agenda_item", "speaker", "timestamp",
                     "page", "char_start", "char_end")
 
-__all__ = ["Engine", "IndexLoadError", "ServiceError"]
+__all__ = ["CoreError", "Engine", "IndexLoadError"]
 
 UNIT_CACHE_SIZE = 20_000  # sentence vectors kept (384 float32 each: ~30 MB for all-MiniLM-L6-v2)
 UNIT_BATCH = 8  # sentences per encoder call, shortest first: small batches waste little on padding
@@ -179,39 +179,39 @@ class Engine:
     # -- validation ------------------------------------------------------------------------------
     def check_text(self, text: str, what: str = "query") -> str:
         if text is None or not text.strip():
-            raise ServiceError("empty_query", f"The {what} is empty: type something to look for.", 422,
+            raise CoreError("empty_query", f"The {what} is empty: type something to look for.", "invalid",
                                {"field": "q" if what == "query" else "question"})
         if len(text) > self.settings.max_query_chars:
-            raise ServiceError("query_too_long", f"The {what} is {len(text)} characters; the limit is "
-                               f"{self.settings.max_query_chars}.", 422, {"max_chars": self.settings.max_query_chars})
+            raise CoreError("query_too_long", f"The {what} is {len(text)} characters; the limit is "
+                               f"{self.settings.max_query_chars}.", "invalid", {"max_chars": self.settings.max_query_chars})
         return text.strip()
 
     def check_k(self, k: int) -> int:
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= self.settings.max_k:
-            raise ServiceError("invalid_k", f"k must be between 1 and {self.settings.max_k}; got {k!r}.", 422,
+            raise CoreError("invalid_k", f"k must be between 1 and {self.settings.max_k}; got {k!r}.", "invalid",
                                {"min": 1, "max": self.settings.max_k})
         return k
 
     def check_mode(self, mode: str) -> str:
         if mode not in MODES:
-            raise ServiceError("invalid_mode", f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", 422,
+            raise CoreError("invalid_mode", f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", "invalid",
                                {"valid": list(MODES)})
         return mode
 
     def resolve_filters(self, filters: dict[str, Any] | None) -> dict[str, str]:
-        """Hand-set filters to canonical facet values; unknown names or values give a 422."""
+        """Hand-set filters to canonical facet values; unknown names or values raise CoreError."""
         out: dict[str, str] = {}
         for name, value in (filters or {}).items():
             if value is None or (isinstance(value, str) and not value.strip()):
                 continue
             if name not in FILTER_FIELDS:
-                raise ServiceError("unknown_filter",
-                                   f"Unknown filter {name!r}; filters are {', '.join(FILTER_FIELDS)}.", 422,
+                raise CoreError("unknown_filter",
+                                   f"Unknown filter {name!r}; filters are {', '.join(FILTER_FIELDS)}.", "invalid",
                                    {"field": name, "valid": list(FILTER_FIELDS)})
             out[name] = self._resolve_one(name, str(value))
         if out.get("date_from") and out.get("date_to") and out["date_from"] > out["date_to"]:
-            raise ServiceError("invalid_date_range", f"date_from {out['date_from']} is after date_to {out['date_to']}.",
-                               422, {"date_from": out["date_from"], "date_to": out["date_to"]})
+            raise CoreError("invalid_date_range", f"date_from {out['date_from']} is after date_to {out['date_to']}.",
+                               "invalid", {"date_from": out["date_from"], "date_to": out["date_to"]})
         return out
 
     def _resolve_one(self, name: str, value: str) -> str:
@@ -219,15 +219,15 @@ class Engine:
             try:
                 return parse_date(value, end=name == "date_to")
             except ValueError as exc:
-                raise ServiceError("invalid_date", f"{name}: {value!r} is not a valid date; use YYYY-MM-DD.", 422,
+                raise CoreError("invalid_date", f"{name}: {value!r} is not a valid date; use YYYY-MM-DD.", "invalid",
                                    {"field": name, "value": value}) from exc
         try:
             return self.vocabulary.resolve(name, value)
         except LookupError as exc:
             valid = list(exc.args[0]) if exc.args else []
             shown = ", ".join(valid[:20]) + (" ..." if len(valid) > 20 else "")
-            raise ServiceError("unknown_filter_value", f"No {name} {value!r} in the index. Valid values: {shown}",
-                               422, {"field": name, "value": value, "valid": valid[:500]}) from exc
+            raise CoreError("unknown_filter_value", f"No {name} {value!r} in the index. Valid values: {shown}",
+                               "invalid", {"field": name, "value": value, "valid": valid[:500]}) from exc
 
     # -- planning --------------------------------------------------------------------------------
     def _allowed_uncached(self, items: tuple[tuple[str, str], ...]) -> np.ndarray | None:
@@ -359,7 +359,7 @@ class Engine:
 
     def documents(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         if not 1 <= limit <= 1000 or offset < 0:
-            raise ServiceError("invalid_paging", "limit must be 1..1000 and offset 0 or more.", 422,
+            raise CoreError("invalid_paging", "limit must be 1..1000 and offset 0 or more.", "invalid",
                                {"limit": limit, "offset": offset})
         total, docs = self._store().documents(limit, offset)
         return {"total": total, "limit": limit, "offset": offset,
@@ -368,7 +368,7 @@ class Engine:
     def document(self, doc_id: str) -> dict[str, Any]:
         got = self._store().document(doc_id)
         if got is None:
-            raise ServiceError("document_not_found", f"No document {doc_id!r} in the index.", 404,
+            raise CoreError("document_not_found", f"No document {doc_id!r} in the index.", "not_found",
                                {"document_id": doc_id})
         meta, text = got
         return {"document_id": meta.doc_id, "title": meta.title, "council": meta.council,

@@ -14,7 +14,7 @@ passage become a single quote.
 Abstention: the evidence score is the best unit's cosine to the question plus `coverage_weight`
 times the share of the question's keywords (not the council, person or period it named) found in
 the top passages. Below `abstain_below` the service says it found nothing. The two numbers were
-calibrated on the real model (all-MiniLM-L6-v2) against eval/gold.jsonl (`python -m service.calibrate`).
+calibrated on the real model (all-MiniLM-L6-v2) against eval/gold.jsonl (`python -m evaluation.calibrate`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from councilqa.settings import Settings
+from common.settings import Settings
 
 MODES = ("hybrid", "bm25", "dense")  # hybrid first: over HTTP it is the one that meets a cold query cache
 
@@ -109,7 +109,7 @@ class InProcessBackend:
     """The service's engine, loaded in this process from `settings.index_dir`."""
 
     def __init__(self, settings: Settings) -> None:
-        from service.engine import Engine
+        from core.engine import Engine
 
         self.engine = Engine.load(settings)
 
