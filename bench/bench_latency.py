@@ -120,14 +120,14 @@ def main() -> None:
 
     t = time.perf_counter()
     engine = Engine.load(Settings(index_dir=args.index_dir))
-    print(f"loaded {engine.health()['passages']:,} passages in {time.perf_counter() - t:.1f} s; "
+    print(f"loaded {engine.health().passages:,} passages in {time.perf_counter() - t:.1f} s; "
           f"{'uvicorn + httpx' if args.server else 'in-process TestClient'}; "
           f"{'warm' if args.warm else 'cold'} query cache; mode {args.mode}, k {args.k}")
     n = 5 if args.smoke else args.n
 
     def before() -> None:
         if not args.warm:
-            engine._encode_query.cache_clear()
+            engine.clear_query_cache()
 
     with (real_server if args.server else in_process)(create_app(engine.settings, engine)) as client:
         for q in QUESTIONS[:3]:  # warm up the model and the SQLite pages

@@ -2,14 +2,14 @@
 
 Passages are cut into sentence-like units (transcripts: sentences that may span a few lines, long
 unpunctuated runs packed a few lines at a time; speaker labels, i.e. lines that are exactly a turn's
-"speaker - h:mm:ss", and agenda lines are never quoted). Units are scored by the embedding cosine
-to the question plus keyword overlap, a bonus when the question asks for a number or date and the
-unit holds one, a small bonus for text that several retrieved passages share, minus a penalty for
-fragments (a unit that starts mid-sentence, cut by a chunk or turn boundary). The best unit leads;
-the rest are chosen greedily with maximal marginal relevance (plus a bonus for question keywords
-not yet covered) so the answer does not repeat itself. A chosen unit that is a fragment or very
-short is extended by its neighbour in the same turn, and chosen units that are adjacent in one
-passage become a single quote.
+"speaker - h:mm:ss", agenda lines and web-page control labels are never quoted). Units are scored
+by the embedding cosine to the question plus keyword overlap, a bonus when the question asks for a
+number or date and the unit holds one, a small bonus for text that several retrieved passages share,
+minus a penalty for fragments (a unit that starts mid-sentence, cut by a chunk or turn boundary).
+The best unit leads; the rest are chosen greedily with maximal marginal relevance (plus a bonus for
+question keywords not yet covered) so the answer does not repeat itself. A chosen unit that is a
+fragment or very short is extended by its neighbour in the same turn, and chosen units that are
+adjacent in one passage become a single quote.
 
 Abstention: the evidence score is the best unit's cosine to the question plus `coverage_weight`
 times the share of the question's keywords (not the council, person or period it named) found in
@@ -25,31 +25,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.language import NUMBER_WORDS, QUESTION_WORDS, web_ui_line
 from indexer.models import Passage
 from indexer.sparse import tokenize
 
 NOT_FOUND = "I couldn't find anything in the indexed papers that answers this."
 
 _BREAK_LINE = re.compile(
-    r"^\s*(?:$|-\s*$|.{1,80} - \d{1,2}:\d{2}:\d{2}\s*$|agenda item\s*:?\s*$|share this agenda point\s*$|#{1,6}\s)",
+    r"^\s*(?:$|-\s*$|.{1,80} - \d{1,2}:\d{2}:\d{2}\s*$|agenda item\s*:?\s*$|#{1,6}\s)",
     re.IGNORECASE,
-)
+)  # and web-page control labels ("Share this page"): common.language.web_ui_line
 _BULLET = re.compile(r"^\s*(?:[-*•▪◦]|\d{1,2}[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 MAX_UNIT_CHARS = 320
 MIN_UNIT_WORDS = 4
 _FRAGMENT_PENALTY = 0.1
-# Words that appear in almost every question about council papers and carry no topic.
-_QUESTION_WORDS = frozenset(
-    (
-        "what", "whi", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "do", "doe", "does",
-        "done", "is", "are", "was", "were", "be", "been", "has", "have", "had", "say", "said", "tell", "told", "talk",
-        "discuss", "mention", "describ", "explain", "about", "the", "a", "an", "of", "to", "in", "on", "for", "and",
-        "or", "council", "councillor", "cllr", "committe", "meet", "panel", "scrutini", "there", "their", "they",
-        "it", "its", "this", "that", "these", "those", "any", "ani", "much", "mani", "mani", "can", "could", "should",
-        "would", "will", "shall", "get", "got", "make", "made", "give", "given"
-    )
-)
 
 
 @dataclass
@@ -121,7 +111,8 @@ def _blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, 
     cur: list[int] | None = None
     for s, e in _lines(text):
         line = text[s:e]
-        if _BREAK_LINE.match(line) or line.lstrip().startswith("|") or (labels and line.strip() in labels):
+        if (_BREAK_LINE.match(line) or line.lstrip().startswith("|") or (labels and line.strip() in labels)
+                or web_ui_line(line)):
             if cur:
                 blocks.append((cur[0], cur[1]))
             cur = None
@@ -207,7 +198,7 @@ def split_units(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[i
 def keywords(text: str, exclude: Sequence[str] = ()) -> set[str]:
     """Stemmed content words of a question, without question words and the named filters."""
     dropped = set(tokenize([" ".join(exclude)])[0]) if exclude else set()
-    return {t for t in tokenize([text])[0] if t not in _QUESTION_WORDS and t not in dropped and len(t) > 1}
+    return {t for t in tokenize([text])[0] if t not in QUESTION_WORDS and t not in dropped and len(t) > 1}
 
 
 def _incidence(q_terms: Sequence[str], unit_terms: list[set[str]]) -> np.ndarray:
@@ -227,10 +218,7 @@ def _overlap(q_terms: set[str], unit_terms: list[set[str]]) -> np.ndarray:
 _ASKS_NUMBER = re.compile(
     r"\b(?:how (?:many|much|long|often|old|far|big|large)|what (?:proportion|percentage|share|number|amount|"
     r"year|date|month|time)|when|which (?:year|month|date))\b", re.IGNORECASE)
-_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
-                 r"fifty|hundred|thousand|million|billion|half|quarter|dozen|percent|january|february|march|april|"
-                 r"may|june|july|august|september|october|november|december|spring|summer|autumn|winter")
-_HAS_NUMBER = re.compile(rf"\d|£|%|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+_HAS_NUMBER = re.compile(r"\d|£|%|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 
 
 def asks_for_number(question: str) -> bool:

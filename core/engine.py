@@ -1,104 +1,51 @@
-"""The one core behind the API and the CLI: validated, filtered hybrid search and cited answers.
+"""The search core behind every shell: typed query in, typed results out.
+
+`Engine` validates a `Query`, plans it (filters given and read from the text, boosts), retrieves
+(BM25 and dense, fused), and returns `SearchResults` or a cited `Answer`; it also lists and reads
+documents. It knows nothing of HTTP or terminals; its one error type is `CoreError`.
 
 Thread safety: the engine is shared by the server's worker threads. FAISS and bm25s searches are
 read-only; each thread gets its own SQLite connection; the query encoder runs under a lock
-(tokenizers are not re-entrant) behind an LRU cache; the caches are functools LRUs.
+(tokenizers are not re-entrant) behind an LRU cache; the caches are bounded LRUs.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from common.fields import Mode
 from common.settings import Settings
+from core import answer as ans
+from core import compose, retrieval
+from core.caches import UNIT_CACHE_SIZE, VectorLRU
+from core.errors import CoreError
+from core.llm import LlmError, llm_answer
+from core.plan import Plan, make_plan
+from core.query import Understanding, Vocabulary
+from core.results import Answer, DocumentPage, DocumentText, Health, Hit, Query, SearchResults
+from core.retrieval import BOOST_WEIGHT, apply_boosts, candidate_count, ranked_rows, rrf
+from core.validate import check_filters, check_k, check_mode, check_text
 from indexer.embed import Embedder, load_embedder, model_id_for
 from indexer.index import PASSAGES, CouncilIndex, IndexLoadError
 from indexer.models import Passage
 from indexer.passages import PassageStore
-from core import answer as ans
-from core import retrieval
-from core.errors import CoreError
-from core.llm import LlmError, llm_answer
-from core.query import FILTER_FIELDS, Understanding, Vocabulary, parse_date, strip_spans
-from core.retrieval import BOOST_WEIGHT, Boosts, apply_boosts, candidate_count, ranked_rows, rrf
 
-MODES = ("hybrid", "bm25", "dense")
-_CITATION_FIELDS = ("title", "council", "committee", "date", "doc_type", "agenda_item", "speaker", "timestamp",
-                    "page", "char_start", "char_end")
+__all__ = ["CoreError", "Engine", "IndexLoadError", "Query"]
 
-__all__ = ["CoreError", "Engine", "IndexLoadError"]
-
-UNIT_CACHE_SIZE = 20_000  # sentence vectors kept (384 float32 each: ~30 MB for all-MiniLM-L6-v2)
 UNIT_BATCH = 8  # sentences per encoder call, shortest first: small batches waste little on padding
 
 
-class VectorLRU:
-    """A bounded, thread-safe text -> vector cache; the least recently used entries go first."""
-
-    def __init__(self, maxsize: int = UNIT_CACHE_SIZE) -> None:
-        self.maxsize = maxsize
-        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def get_many(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        with self._lock:
-            for t in texts:
-                v = self._data.get(t)
-                if v is not None:
-                    self._data.move_to_end(t)
-                    out[t] = v
-            self.hits += len(out)
-            self.misses += len(texts) - len(out)
-        return out
-
-    def put_many(self, items: dict[str, np.ndarray]) -> None:
-        with self._lock:
-            for t, v in items.items():
-                self._data[t] = v
-                self._data.move_to_end(t)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-@dataclass
-class Plan:
-    """What a query will run with: filters in force, the inferred ones, boosts, the rows allowed."""
-
-    filters: dict[str, str]
-    auto: dict[str, str]
-    boosts: Boosts
-    boost_report: dict[str, list[str]]
-    allowed: np.ndarray | None
-    dense_text: str
-    bm25_text: str
-    understanding: Understanding = field(default_factory=Understanding)
-
-
-def citation(p: Passage) -> dict[str, Any]:
-    out: dict[str, Any] = {"document_id": p.doc_id}
-    out.update({f: getattr(p, f) for f in _CITATION_FIELDS})
-    out["url"] = p.source_url
-    return out
-
-
 class Engine:
+    """Hybrid search and cited answers over one loaded index."""
+
     def __init__(self, index: CouncilIndex, embedder: Embedder, settings: Settings,
                  answer_config: ans.AnswerConfig | None = None) -> None:
         self.index = index
@@ -107,6 +54,8 @@ class Engine:
         self.answer_config = answer_config or ans.AnswerConfig(abstain_below=settings.answer_min_evidence)
         self.strip_filter_words = True  # drop words that became filters from the BM25 query
         self._local = threading.local()
+        self._stores: list[PassageStore] = []
+        self._stores_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
         self._encode_lock = threading.Lock()
         self._facets = index.passages.facets()
@@ -123,6 +72,19 @@ class Engine:
         index = CouncilIndex.load(settings.index_dir, expected_model_id=expected)
         return cls(index, embedder or load_embedder(settings), settings)
 
+    def close(self) -> None:
+        """Release the worker pool and every open passage store."""
+        self._pool.shutdown(wait=False)
+        with self._stores_lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+        self.index.passages.close()
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors, so the next calls pay for encoding (as a new user's would)."""
+        self._encode_query.cache_clear()
+
     def _check_dimension(self) -> None:
         want = int(self.index.manifest["model"].get("dimension") or self.embedder.dimension)
         if self.index.passages.count() and want != self.embedder.dimension:
@@ -137,6 +99,8 @@ class Engine:
         if store is None:
             store = PassageStore(self.index.folder / PASSAGES)
             self._local.store = store
+            with self._stores_lock:
+                self._stores.append(store)
         return store
 
     def _encode_query_uncached(self, text: str) -> np.ndarray:
@@ -145,7 +109,11 @@ class Engine:
         vec.setflags(write=False)
         return vec
 
-    def _encode_units(self, texts: list[str]) -> np.ndarray:
+    def encode_query(self, text: str) -> np.ndarray:
+        """The query's vector (cached)."""
+        return self._encode_query(text)
+
+    def encode_units(self, texts: list[str]) -> np.ndarray:
         """Sentence vectors, cached by text (bounded LRU). The uncached ones are encoded shortest first in
         small batches, so that short sentences are not padded to the length of the longest one."""
         if not texts:
@@ -165,6 +133,7 @@ class Engine:
         return np.vstack([known[t] for t in texts])
 
     def fetch(self, rows: Sequence[int]) -> dict[int, Passage]:
+        """Passages by row number; rows the store does not hold are left out."""
         ps = self._store().get(list(rows))
         return dict(zip(rows, ps, strict=True)) if len(ps) == len(rows) else self._fetch_slow(rows)
 
@@ -175,59 +144,6 @@ class Engine:
             if got:
                 out[r] = got[0]
         return out
-
-    # -- validation ------------------------------------------------------------------------------
-    def check_text(self, text: str, what: str = "query") -> str:
-        if text is None or not text.strip():
-            raise CoreError("empty_query", f"The {what} is empty: type something to look for.", "invalid",
-                               {"field": "q" if what == "query" else "question"})
-        if len(text) > self.settings.max_query_chars:
-            raise CoreError("query_too_long", f"The {what} is {len(text)} characters; the limit is "
-                               f"{self.settings.max_query_chars}.", "invalid", {"max_chars": self.settings.max_query_chars})
-        return text.strip()
-
-    def check_k(self, k: int) -> int:
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= self.settings.max_k:
-            raise CoreError("invalid_k", f"k must be between 1 and {self.settings.max_k}; got {k!r}.", "invalid",
-                               {"min": 1, "max": self.settings.max_k})
-        return k
-
-    def check_mode(self, mode: str) -> str:
-        if mode not in MODES:
-            raise CoreError("invalid_mode", f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", "invalid",
-                               {"valid": list(MODES)})
-        return mode
-
-    def resolve_filters(self, filters: dict[str, Any] | None) -> dict[str, str]:
-        """Hand-set filters to canonical facet values; unknown names or values raise CoreError."""
-        out: dict[str, str] = {}
-        for name, value in (filters or {}).items():
-            if value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            if name not in FILTER_FIELDS:
-                raise CoreError("unknown_filter",
-                                   f"Unknown filter {name!r}; filters are {', '.join(FILTER_FIELDS)}.", "invalid",
-                                   {"field": name, "valid": list(FILTER_FIELDS)})
-            out[name] = self._resolve_one(name, str(value))
-        if out.get("date_from") and out.get("date_to") and out["date_from"] > out["date_to"]:
-            raise CoreError("invalid_date_range", f"date_from {out['date_from']} is after date_to {out['date_to']}.",
-                               "invalid", {"date_from": out["date_from"], "date_to": out["date_to"]})
-        return out
-
-    def _resolve_one(self, name: str, value: str) -> str:
-        if name in ("date_from", "date_to"):
-            try:
-                return parse_date(value, end=name == "date_to")
-            except ValueError as exc:
-                raise CoreError("invalid_date", f"{name}: {value!r} is not a valid date; use YYYY-MM-DD.", "invalid",
-                                   {"field": name, "value": value}) from exc
-        try:
-            return self.vocabulary.resolve(name, value)
-        except LookupError as exc:
-            valid = list(exc.args[0]) if exc.args else []
-            shown = ", ".join(valid[:20]) + (" ..." if len(valid) > 20 else "")
-            raise CoreError("unknown_filter_value", f"No {name} {value!r} in the index. Valid values: {shown}",
-                               "invalid", {"field": name, "value": value, "valid": valid[:500]}) from exc
 
     # -- planning --------------------------------------------------------------------------------
     def _allowed_uncached(self, items: tuple[tuple[str, str], ...]) -> np.ndarray | None:
@@ -241,30 +157,21 @@ class Engine:
         return rows if base is None else np.intersect1d(base, rows, assume_unique=True)
 
     def allowed_rows(self, filters: dict[str, str]) -> np.ndarray | None:
+        """Rows passing canonical filters (None: no filter, everything passes); cached."""
         return self._allowed(tuple(sorted(filters.items())))
 
+    def resolve_filters(self, filters: Mapping[str, Any] | None) -> dict[str, str]:
+        """Hand-set filters to canonical facet values; unknown names or values raise CoreError."""
+        return check_filters(filters, self.vocabulary)
+
     def plan(self, query: str, filters: dict[str, str], auto_filters: bool) -> Plan:
+        """Filters in force (given, and read from the query where they keep some passage) and boosts."""
         understanding = self.vocabulary.understand(query) if auto_filters else Understanding()
-        applied, auto = dict(filters), {}
-        candidates = understanding.candidate_filters()
-        for group in (("council",), ("speaker",), ("doc_type",), ("date_from", "date_to")):
-            wanted = {n: candidates[n] for n in group if n in candidates and n not in filters}
-            if not wanted:
-                continue
-            allowed = self.allowed_rows({**applied, **wanted})
-            if allowed is not None and len(allowed) > 0:  # a filter that leaves nothing becomes a boost
-                applied.update(wanted)
-                auto.update(wanted)
-        boost_report = _boost_report(understanding, {k: v for k, v in candidates.items() if k not in filters}, auto)
-        boosts = Boosts(frozenset(boost_report.get("council", [])), frozenset(boost_report.get("speaker", [])),
-                        frozenset(boost_report.get("doc_type", [])),
-                        tuple(tuple(d.split("..")) for d in boost_report.get("date", [])))  # type: ignore[misc]
-        strip = auto and self.strip_filter_words
-        bm25_text = strip_spans(query, understanding.spans_for(auto)) if strip else query
-        return Plan(applied, auto, boosts, boost_report, self.allowed_rows(applied), query, bm25_text, understanding)
+        return make_plan(query, filters, understanding, self.allowed_rows, self.strip_filter_words)
 
     # -- retrieval -------------------------------------------------------------------------------
-    def retrieve(self, plan: Plan, k: int, mode: str) -> list[tuple[int, float]]:
+    def retrieve(self, plan: Plan, k: int, mode: Mode) -> list[tuple[Passage, float]]:
+        """The top `k` passages with their scores; each passage is read from the store once."""
         n = min(candidate_count(k), max(1, self.index.passages.count()))
         lists = []
         # BM25 (numpy) runs on the second core while this thread encodes the query and searches vectors.
@@ -282,105 +189,90 @@ class Engine:
         else:
             fused = lists[0]
             weight = (0.05 if mode == "dense" else 0.1 * (fused[0][1] if fused else 0.0))
-        return apply_boosts(fused, plan.boosts, self.fetch, weight)[:k]
+        if plan.boosts and fused:
+            by_row = self.fetch([r for r, _ in fused])
+            top = apply_boosts(fused, plan.boosts, by_row, weight)[:k]
+        else:
+            top = fused[:k]
+            by_row = self.fetch([r for r, _ in top])
+        return [(by_row[r], s) for r, s in top if r in by_row]
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: dict[str, Any] | None = None,
-               auto_filters: bool = True) -> dict[str, Any]:
+    def _prepare(self, query: Query | str, what: str, **kwargs: Any) -> tuple[Query, Plan]:
+        q = query if isinstance(query, Query) else Query(query, **kwargs)
+        text, k, mode = check_text(q.text, self.settings.max_query_chars, what), check_k(q.k, self.settings.max_k), \
+            check_mode(q.mode)
+        plan = self.plan(text, self.resolve_filters(q.filters), q.auto_filters)
+        return Query(text, k, mode, q.filters, q.auto_filters), plan
+
+    def search(self, query: Query | str, **kwargs: Any) -> SearchResults:
+        """Ranked passages with citations. Give a `Query`, or its text and `Query`'s fields as keywords."""
         started = time.perf_counter()
-        query, k, mode = self.check_text(query), self.check_k(k), self.check_mode(mode)
-        plan = self.plan(query, self.resolve_filters(filters), auto_filters)
-        hits = self.retrieve(plan, k, mode)
-        passages = self.fetch([r for r, _ in hits])
-        results = [{"rank": i, "score": round(s, 6), "text": passages[r].text, "citation": citation(passages[r])}
-                   for i, (r, s) in enumerate(hits, start=1) if r in passages]
-        return {"query": query, "mode": mode, "k": k, "filters_applied": plan.filters, "auto_filters": plan.auto,
-                "boosts": plan.boost_report, "results": results, "took_ms": _ms(started)}
+        q, plan = self._prepare(query, "query", **kwargs)
+        hits = [Hit(i, s, p) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
+        return SearchResults(q.text, q.mode, q.k, plan.applied, hits, _ms(started))
 
     # -- answers ---------------------------------------------------------------------------------
-    def ask(self, question: str, k: int = 5, filters: dict[str, Any] | None = None, auto_filters: bool = True,
-            mode: str = "hybrid") -> dict[str, Any]:
+    def ask(self, question: Query | str, **kwargs: Any) -> Answer:
+        """A cited answer to the question, from its top `k` passages (default 5)."""
         started = time.perf_counter()
-        question, k, mode = self.check_text(question, "question"), self.check_k(k), self.check_mode(mode)
-        plan = self.plan(question, self.resolve_filters(filters), auto_filters)
-        hits = self.retrieve(plan, k, mode)
-        by_row = self.fetch([r for r, _ in hits])
-        ranked = [(by_row[r], i, s) for i, (r, s) in enumerate(hits, start=1) if r in by_row]
-        out = {"question": question, "filters_applied": plan.filters, "auto_filters": plan.auto,
-               "boosts": plan.boost_report, "llm_error": None}
-        out.update(self._answer(question, plan, ranked))
-        out["took_ms"] = _ms(started)
-        return out
+        kwargs.setdefault("k", 5)
+        q, plan = self._prepare(question, "question", **kwargs)
+        ranked = [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
+        return replace(self._answer(q.text, plan, ranked), took_ms=_ms(started))
 
-    def _answer(self, question: str, plan: Plan, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
-        passages = [p for p, _, _ in ranked]
+    def extraction(self, question: str, plan: Plan, passages: list[Passage],
+                   config: ans.AnswerConfig | None = None) -> ans.Extraction:
+        """The sentences chosen from `passages` for the question, and the evidence score."""
         named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
         terms = ans.keywords(question, named)
-        ex = ans.extract(self._encode_query(question), terms, passages, self._encode_units, self.answer_config,
-                         question) if passages else ans.Extraction()
+        if not passages:
+            return ans.Extraction()
+        return ans.extract(self._encode_query(question), terms, passages, self.encode_units,
+                           config or self.answer_config, question)
+
+    def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
+        ex = self.extraction(question, plan, [p for p, _, _ in ranked])
         if not ex.found:
-            return {"answer": ans.NOT_FOUND, "citations": [], "mode": "extractive", "found": False,
-                    "confidence": round(ex.evidence, 4)}
-        result = self._extractive(ex, ranked)
+            return Answer(question, ans.NOT_FOUND, [], "extractive", False, ex.evidence, plan.applied)
+        text, citations = compose.extractive(ex, ranked)
         if self.settings.llm_base_url:
             try:
-                result = self._llm(question, ranked)
+                got = llm_answer(self.settings, question, [p for p, _, _ in ranked])
+                return Answer(question, got.answer, compose.from_llm(got, ranked), "llm", True, ex.evidence,
+                              plan.applied)
             except LlmError as exc:
-                result["llm_error"] = str(exc)
-        result["confidence"] = round(ex.evidence, 4)
-        return result
-
-    def _extractive(self, ex: ans.Extraction, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
-        """One citation per passage, numbered in order of first use; its sentences share the marker."""
-        numbers: dict[int, int] = {}
-        quotes: dict[int, list[tuple[float, int, int]]] = {}
-        parts: list[tuple[str, int]] = []
-        for ch in ex.chosen:
-            idx = ch.unit.passage_index
-            n = numbers.setdefault(idx, len(numbers) + 1)
-            quotes.setdefault(idx, []).append((ch.score, ch.start, ch.stop))
-            parts.append((ans.one_line(ranked[idx][0].text[ch.start:ch.stop]), n))
-        citations = []
-        for idx, n in numbers.items():
-            p, rank, score = ranked[idx]
-            citations.append(_answer_citation(n, p, rank, score, [(s, e) for _, s, e in quotes[idx]]))
-        return {"answer": _join_parts(parts), "citations": citations, "mode": "extractive", "found": True}
-
-    def _llm(self, question: str, ranked: list[tuple[Passage, int, float]]) -> dict[str, Any]:
-        got = llm_answer(self.settings, question, [p for p, _, _ in ranked])
-        citations = []
-        for n, (idx, said) in enumerate(got.cited, start=1):
-            p, rank, score = ranked[idx]
-            citations.append(_answer_citation(n, p, rank, score, [ans.best_unit_for(said, p)]))
-        return {"answer": got.answer, "citations": citations, "mode": "llm", "found": True}
+                return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied,
+                              llm_error=str(exc))
+        return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied)
 
     # -- documents and meta ----------------------------------------------------------------------
     def facets(self) -> dict[str, Any]:
+        """Filter values with their counts (see `PassageStore.facets`)."""
         return self._facets
 
-    def documents(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    def documents(self, limit: int = 50, offset: int = 0) -> DocumentPage:
+        """One page of the indexed documents, ordered by id."""
         if not 1 <= limit <= 1000 or offset < 0:
             raise CoreError("invalid_paging", "limit must be 1..1000 and offset 0 or more.", "invalid",
-                               {"limit": limit, "offset": offset})
+                            {"limit": limit, "offset": offset})
         total, docs = self._store().documents(limit, offset)
-        return {"total": total, "limit": limit, "offset": offset,
-                "documents": [_doc_summary(d) for d in docs]}
+        return DocumentPage(total, limit, offset, docs)
 
-    def document(self, doc_id: str) -> dict[str, Any]:
+    def document(self, doc_id: str) -> DocumentText:
+        """One document's metadata and full text; CoreError(not_found) for an unknown id."""
         got = self._store().document(doc_id)
         if got is None:
             raise CoreError("document_not_found", f"No document {doc_id!r} in the index.", "not_found",
-                               {"document_id": doc_id})
-        meta, text = got
-        return {"document_id": meta.doc_id, "title": meta.title, "council": meta.council,
-                "committee": meta.committee, "date": meta.date, "doc_type": meta.doc_type,
-                "source_url": meta.source_url, "extra": meta.extra, "text": text}
+                            {"document_id": doc_id})
+        return DocumentText(*got)
 
-    def health(self) -> dict[str, Any]:
-        return {"status": "ok", "index_dir": str(self.index.folder), "model": self.index.model_id,
-                "passages": int(self._facets["passages"]), "documents": int(self._facets["documents"]),
-                "llm": bool(self.settings.llm_base_url)}
+    def health(self) -> Health:
+        """What is being served."""
+        return Health(str(self.index.folder), self.index.model_id, int(self._facets["passages"]),
+                      int(self._facets["documents"]), bool(self.settings.llm_base_url))
 
     def stats(self) -> dict[str, Any]:
+        """The manifest, counts and cache figures."""
         info = self._encode_query.cache_info()
         return {"manifest": self.index.manifest, "passages": int(self._facets["passages"]),
                 "documents": int(self._facets["documents"]), "councils": len(self._facets["councils"]),
@@ -394,56 +286,3 @@ class Engine:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-def _join_parts(parts: list[tuple[str, int]]) -> str:
-    """"A [1] B [2]"; consecutive sentences from one passage carry its marker once, after the last."""
-    out = []
-    for i, (text, n) in enumerate(parts):
-        last_of_run = i + 1 == len(parts) or parts[i + 1][1] != n
-        out.append(f"{text} [{n}]" if last_of_run else text)
-    return " ".join(out)
-
-
-def _answer_citation(n: int, p: Passage, rank: int, score: float, spans: list[tuple[int, int]]) -> dict[str, Any]:
-    """A citation of passage `p` quoting `spans` (offsets in its text; the first is the best).
-
-    `quote`, `quote_start`, `quote_end`, `speaker` and `timestamp` are those of the best quote, the speaker
-    being whoever's turn holds it; `quotes` lists every quote in document order.
-    """
-    start, end = spans[0]
-    out = {"n": n, "quote": p.text[start:end], "text": p.text, "rank": rank, "score": round(score, 6),
-           **citation(p), "quote_start": p.char_start + start, "quote_end": p.char_start + end,
-           "passage_speaker": p.speaker, "passage_timestamp": p.timestamp}
-    turn = p.turn_at(p.char_start + start)
-    if turn:
-        out["speaker"], out["timestamp"] = turn.get("speaker"), turn.get("timestamp")
-    quotes = []
-    for s, e in sorted(set(spans)):
-        t = p.turn_at(p.char_start + s)
-        quotes.append({"text": p.text[s:e], "start": p.char_start + s, "end": p.char_start + e,
-                       "speaker": t.get("speaker") if t else p.speaker,
-                       "timestamp": t.get("timestamp") if t else p.timestamp})
-    out["quotes"] = quotes
-    return out
-
-
-def _doc_summary(d: dict[str, Any]) -> dict[str, Any]:
-    out = dict(d)
-    out["document_id"] = out.pop("doc_id")
-    return out
-
-
-def _boost_report(u: Understanding, candidates: dict[str, str], auto: dict[str, str]) -> dict[str, list[str]]:
-    """Boosts: ambiguous mentions, plus candidate filters that would have left nothing."""
-    report = u.boosts()
-    for name, value in candidates.items():
-        if name in auto:
-            continue
-        if name in ("date_from", "date_to"):
-            rng = f"{candidates.get('date_from', '')}..{candidates.get('date_to', '')}"
-            if rng not in report.setdefault("date", []):
-                report["date"].append(rng)
-        elif value not in report.setdefault(name, []):
-            report[name].append(value)
-    return {k: v for k, v in report.items() if v}

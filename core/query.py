@@ -13,65 +13,24 @@ leave no passages).
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
-from indexer.structure import speaker_key
+from common.dates import MONTH_PATTERN, month_number, month_period, period_bound
+from common.fields import BY_NAME
+from common.language import COUNCILLOR_TITLES, DOC_TYPE_WORDS
+from common.names import council_aliases, speaker_key
+from common.names import query_words as _words
 
-try:  # the loaders' own alias keys, when that module is present
-    from indexer.metadata import alias_key as _loader_alias_key
-except ImportError:  # pragma: no cover - depends on the indexer version
-    _loader_alias_key = None
-
-FILTER_FIELDS = ("council", "committee", "doc_type", "speaker", "date_from", "date_to")
-
-# Words that name the kind of body, not the place: dropped to get "wolverhampton" out of
-# "City of Wolverhampton Council". Generic English, not a list of councils.
-_GENERIC_COUNCIL_WORDS = frozenset(
-    (
-        "the", "city", "of", "council", "borough", "county", "metropolitan", "district", "royal", "london", "and",
-        "corporation", "mbc", "combined", "authority", "unitary", "parish", "town"
-    )
-)
-_DOC_TYPE_WORDS: dict[str, str] = {
-    "minutes": "minutes", "minute": "minutes",
-    "webcast": "transcript", "webcasts": "transcript", "transcript": "transcript", "transcripts": "transcript",
-    "recording": "transcript", "video": "transcript",
-    "report": "report", "reports": "report", "paper": "report", "papers": "report",
-    "notes": "notes", "agenda": "agenda", "agendas": "agenda",
-}
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+# Council names (alias_key, council_aliases), speaker names, months and document-type words come from
+# common: the indexer reads them the same way, so index time and query time cannot disagree.
 _YEAR = r"((?:19|20)\d\d)(?![/\-–]\d)"
-_MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
-_TITLE = r"(?:councillor|cllr\.?|councilor)"
+_MONTH = rf"({MONTH_PATTERN})\.?"
+_TITLE = r"(?:" + "|".join(COUNCILLOR_TITLES) + r")\.?"
 _POSS = r"(?:'s|’s|s'|’)?"
-
-
-def _words(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w'’& -]", " ", text.lower())).strip()
-
-
-def council_aliases(name: str) -> set[str]:
-    """Lower-case keys a council is known by: its full name, and the name without generic words."""
-    full = _words(name)
-    keys = {full, full.replace("&", "and")}
-    core = " ".join(w for w in full.replace("&", " ").split() if w not in _GENERIC_COUNCIL_WORDS)
-    if len(core) >= 3:
-        keys.add(core)
-    if _loader_alias_key is not None:
-        try:
-            extra = _loader_alias_key(name)
-        except Exception:  # noqa: BLE001 - an alias helper must never break start-up
-            extra = None
-        if isinstance(extra, str) and len(extra) >= 3:
-            keys.add(_words(extra))
-    return {k for k in keys if k}
 
 
 def _speaker_patterns(name: str) -> tuple[list[str], str | None]:
@@ -86,19 +45,9 @@ def _speaker_patterns(name: str) -> tuple[list[str], str | None]:
     return pats, last
 
 
-def parse_date(value: str, *, end: bool) -> str:
-    """YYYY, YYYY-MM or YYYY-MM-DD to an ISO date (start or end of the period); ValueError if bad."""
-    value = value.strip()
-    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
-    if not m:
-        raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD")
-    y, mo, d = int(m[1]), m[2], m[3]
-    if d is not None:
-        return date(y, int(mo), int(d)).isoformat()
-    if mo is not None:
-        month = int(mo)
-        return date(y, month, calendar.monthrange(y, month)[1] if end else 1).isoformat()
-    return date(y, 12, 31).isoformat() if end else date(y, 1, 1).isoformat()
+# Filter values (YYYY, YYYY-MM, YYYY-MM-DD) are read by the one date parser in common.dates; the old
+# name stays because the engine and the tests import it from here.
+parse_date = period_bound
 
 
 @dataclass
@@ -169,6 +118,11 @@ class Vocabulary:
         """Every facet spelling of the same person ("Cllr Jane Francis", "Jane Francis")."""
         return self._speaker_by_key.get(speaker_key(canonical), [canonical])
 
+    def values_of(self, field_name: str) -> list[str]:
+        """The facet values of a field, most frequent first (empty when the field has no facet)."""
+        facet = BY_NAME[field_name].facet if field_name in BY_NAME else None
+        return [f["value"] for f in self.facets.get(facet, [])] if facet else []
+
     def resolve(self, field_name: str, value: str) -> str:
         """Canonical facet value for a hand-set filter; LookupError lists the valid ones."""
         v = value.strip()
@@ -179,9 +133,9 @@ class Vocabulary:
             if hits:
                 return hits[0]
             raise LookupError(self.speakers)
-        pool = self.committees if field_name == "committee" else self.doc_types
+        pool = self.values_of(field_name)
         if field_name == "doc_type":
-            v = _DOC_TYPE_WORDS.get(v.lower(), v)
+            v = DOC_TYPE_WORDS.get(v.lower(), v)
         for p in pool:
             if p.lower() == v.lower():
                 return p
@@ -237,7 +191,7 @@ class Vocabulary:
     def _doc_types_in(self, text: str) -> list[Mention]:
         found = []
         for m in re.finditer(r"\b(\d+\s+)?([a-z]+)\b", text):
-            target = _DOC_TYPE_WORDS.get(m.group(2))
+            target = DOC_TYPE_WORDS.get(m.group(2))
             if not target or target not in self.doc_types or m.group(1):
                 continue
             if text[m.end():].lstrip().startswith("item"):
@@ -307,8 +261,8 @@ def _dates_in(text: str) -> list[Mention]:
 
 
 def _month_range(m: re.Match[str]) -> list[str]:
-    month, year = _MONTHS[m.group(m.lastindex - 1).lower()], int(m.group(m.lastindex))  # type: ignore[operator]
-    return [f"{year}-{month:02d}-01", f"{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"]
+    month, year = month_number(m.group(m.lastindex - 1)), int(m.group(m.lastindex))  # type: ignore[operator]
+    return list(month_period(year, month))
 
 
 def _drop_overlaps(mentions: list[Mention]) -> list[Mention]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from common.fields import BY_NAME
 from indexer.models import Passage
 
 RRF_K = 60
@@ -39,34 +40,53 @@ def rrf(lists: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K,
     return fused
 
 
-@dataclass
-class Boosts:
-    """Facet values named in the query but not applied as filters."""
+DateRange = tuple[str, str]  # (from, to) ISO dates; either may be "" for an open end
 
-    councils: frozenset[str] = frozenset()
-    speakers: frozenset[str] = frozenset()
-    doc_types: frozenset[str] = frozenset()
-    date_ranges: tuple[tuple[str, str], ...] = ()
+
+@dataclass(frozen=True)
+class Boosts:
+    """Values named in the query but not applied as filters, by field; dates as (from, to) ranges.
+
+    Values keep the order they were found in, which is the order the API reports them in.
+    """
+
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field name, its values)
+    date_ranges: tuple[DateRange, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.councils or self.speakers or self.doc_types or self.date_ranges)
+        return any(v for _, v in self.values) or bool(self.date_ranges)
 
     def matches(self, p: Passage) -> int:
-        n = int(p.council in self.councils) + int(p.doc_type in self.doc_types)
-        n += int(bool(self.speakers.intersection(p.speakers or [p.speaker])))
+        """How many boosted fields the passage matches (a date in any boosted range counts once)."""
+        n = 0
+        for name, wanted in self.values:
+            if not wanted:
+                continue
+            if BY_NAME[name].filter == "speaker":
+                n += int(bool(set(wanted).intersection(p.speakers or [p.speaker])))
+            else:
+                n += int(getattr(p, name) in wanted)
         if p.date and any((not lo or p.date >= lo) and (not hi or p.date <= hi) for lo, hi in self.date_ranges):
             n += 1
         return n
 
+    def report(self) -> dict[str, list[str]]:
+        """The API's `boosts` object: values by field, and date ranges written "from..to"."""
+        out = {name: list(v) for name, v in self.values if v}
+        if self.date_ranges:
+            out["date"] = [f"{lo}..{hi}" for lo, hi in self.date_ranges]
+        return out
+
 
 def apply_boosts(
-    scored: list[tuple[int, float]], boosts: Boosts, fetch: Callable[[list[int]], dict[int, Passage]],
-    weight: float,
+    scored: list[tuple[int, float]], boosts: Boosts, by_row: dict[int, Passage], weight: float,
 ) -> list[tuple[int, float]]:
-    """Re-score candidates that match boosted facet values; returns a new descending list."""
+    """Re-score candidates that match boosted facet values; returns a new descending list.
+
+    `by_row` holds the candidates' passages, fetched once by the caller and reused for the top k.
+    """
     if not boosts or not scored:
         return scored
-    by_row = fetch([r for r, _ in scored])
     out = [(r, s + weight * boosts.matches(by_row[r])) if r in by_row else (r, s) for r, s in scored]
     out.sort(key=lambda x: -x[1])
     return out

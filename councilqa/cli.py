@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import signal
 import subprocess
 import sys
 import time
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
+from common.fields import FILTER_NAMES, filter_help
 from common.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -20,21 +25,36 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index folder [env COUNCILQA_INDEX_DIR].")]
 Model = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path.")]
-# The filters `search` and `ask` share, as the API names them.
-Council = Annotated[str | None, typer.Option(help="Only this council.")]
-Committee = Annotated[str | None, typer.Option(help="Only this committee or meeting.")]
-DocType = Annotated[str | None, typer.Option("--doc-type", help="minutes|report|transcript|notes|agenda")]
-Speaker = Annotated[str | None, typer.Option(help="Only passages where this person speaks.")]
-DateFrom = Annotated[str | None, typer.Option("--date-from", help="YYYY-MM-DD")]
-DateTo = Annotated[str | None, typer.Option("--date-to", help="YYYY-MM-DD")]
 NoAutoFilters = Annotated[bool, typer.Option("--no-auto-filters", help="Do not read filters from the question.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
 
 
-def _filters(council: str | None, committee: str | None, doc_type: str | None, speaker: str | None,
-             date_from: str | None, date_to: str | None) -> dict[str, str | None]:
-    return dict(council=council, committee=committee, doc_type=doc_type, speaker=speaker,
-                date_from=date_from, date_to=date_to)
+def with_filter_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give a command one option per filter of the field table (`--council`, `--date-from` ...).
+
+    The command receives them gathered in its `filters` argument, so a field declared in
+    common/fields.py is a CLI option with no change here.
+    """
+    own = [p for p in inspect.signature(fn).parameters.values() if p.name != "filters"]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+            str | None, typer.Option(f"--{name.replace('_', '-')}", help=filter_help(name))])
+        for name in FILTER_NAMES
+    ]
+
+    @functools.wraps(fn)
+    def command(*args: Any, **kwargs: Any) -> None:
+        filters = {name: kwargs.pop(name, None) for name in FILTER_NAMES}
+        fn(*args, filters=filters, **kwargs)
+
+    hints = typing.get_type_hints(fn, include_extras=True)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in own]
+    positional = [p for p in params if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params if p not in positional]
+    command.__signature__ = inspect.Signature(positional + keyword + extra)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in positional + keyword + extra}
+    del command.__wrapped__  # typer must read the new signature, not the wrapped one
+    return command
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -80,52 +100,42 @@ def serve(
     model: Model = None,
 ) -> None:
     """Start the HTTP API over an index."""
-    from service.commands import serve as run_serve
+    from councilqa.terminal import serve as run_serve
 
     run_serve(make_settings(index_dir=index_dir, host=host, port=port, model=model))
 
 
 @app.command()
+@with_filter_options
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 10,
     mode: Annotated[str, typer.Option("--mode", help="hybrid|bm25|dense")] = "hybrid",
-    council: Council = None,
-    committee: Committee = None,
-    doc_type: DocType = None,
-    speaker: Speaker = None,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
     no_auto_filters: NoAutoFilters = False,
     as_json: AsJson = False,
     index_dir: IndexDir = None,
+    filters: dict[str, str | None] | None = None,
 ) -> None:
     """Ranked passages with citations, in the terminal."""
-    from service.commands import search as run_search
+    from councilqa.terminal import search as run_search
 
-    filters = _filters(council, committee, doc_type, speaker, date_from, date_to)
-    run_search(make_settings(index_dir=index_dir), query, k=k, mode=mode, filters=filters,
+    run_search(make_settings(index_dir=index_dir), query, k=k, mode=mode, filters=filters or {},
                auto_filters=not no_auto_filters, as_json=as_json)
 
 
 @app.command()
+@with_filter_options
 def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
-    council: Council = None,
-    committee: Committee = None,
-    doc_type: DocType = None,
-    speaker: Speaker = None,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
     no_auto_filters: NoAutoFilters = False,
     as_json: AsJson = False,
     index_dir: IndexDir = None,
+    filters: dict[str, str | None] | None = None,
 ) -> None:
     """A cited answer, in the terminal."""
-    from service.commands import ask as run_ask
+    from councilqa.terminal import ask as run_ask
 
-    filters = _filters(council, committee, doc_type, speaker, date_from, date_to)
-    run_ask(make_settings(index_dir=index_dir), question, filters=filters, auto_filters=not no_auto_filters,
+    run_ask(make_settings(index_dir=index_dir), question, filters=filters or {}, auto_filters=not no_auto_filters,
             as_json=as_json)
 
 

@@ -10,9 +10,10 @@ from typing import Any, Protocol
 
 import httpx
 
+from common.fields import MODES as _MODES
 from common.settings import Settings
 
-MODES = ("hybrid", "bm25", "dense")  # hybrid first: over HTTP it is the one that meets a cold query cache
+MODES = _MODES  # hybrid first: over HTTP it is the one that meets a cold query cache
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,6 @@ class Backend(Protocol):
     def document_text(self, doc_id: str) -> str | None: ...
 
     def close(self) -> None: ...
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    if hasattr(obj, "model_dump"):
-        return dict(obj.model_dump())
-    return dict(obj)
 
 
 def parse_hits(body: dict[str, Any]) -> list[Hit]:
@@ -106,35 +101,40 @@ class HttpBackend:
 
 
 class InProcessBackend:
-    """The service's engine, loaded in this process from `settings.index_dir`."""
+    """The search core, loaded in this process from `settings.index_dir`; reads its typed results."""
 
     def __init__(self, settings: Settings) -> None:
         from core.engine import Engine
 
         self.engine = Engine.load(settings)
 
-    def _cold(self) -> None:
-        """Forget cached query embeddings, so each call's latency includes encoding its query (as a new user's)."""
-        clear = getattr(getattr(self.engine, "_encode_query", None), "cache_clear", None)
-        if callable(clear):
-            clear()
-
     def search(self, query: str, k: int, mode: str, filters: dict[str, Any] | None = None) -> list[Hit]:
-        self._cold()
-        return parse_hits(_as_dict(self.engine.search(query, k=k, mode=mode, filters=filters or {},
-                                                      auto_filters=True)))
+        """Hits for the query, each call paying for its query encoding as a new user's would."""
+        from core.results import Query
+
+        self.engine.clear_query_cache()
+        got = self.engine.search(Query(query, k, mode, filters or {}, True))  # type: ignore[arg-type]
+        return [Hit(h.passage.doc_id, h.passage.char_start, h.passage.char_end, h.passage.text) for h in got.hits]
 
     def ask(self, question: str, filters: dict[str, Any] | None = None) -> AskResult:
-        self._cold()
-        return parse_answer(_as_dict(self.engine.ask(question, filters=filters or {}, auto_filters=True)))
+        """The answer, with each citation's passage offsets and best quote."""
+        from core.results import Query
+
+        self.engine.clear_query_cache()
+        got = self.engine.ask(Query(question, 5, "hybrid", filters or {}, True))
+        cits = [AskCitation(c.passage.doc_id, c.passage.char_start, c.passage.char_end, c.best.text, c.passage.text,
+                            c.best.start, c.best.end) for c in got.citations]
+        return AskResult(got.text, got.found, cits)
 
     def document_text(self, doc_id: str) -> str | None:
+        """A document's text, or None when the index does not hold it."""
+        from core.errors import CoreError
+
         try:
-            return str(self.engine.document(doc_id)["text"]) or None
-        except Exception:  # the engine's ServiceError for an unknown document
+            return self.engine.document(doc_id).text or None
+        except CoreError:
             return None
 
     def close(self) -> None:
-        close = getattr(self.engine, "close", None)
-        if callable(close):
-            close()
+        """Release the engine."""
+        self.engine.close()

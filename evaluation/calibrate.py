@@ -22,7 +22,7 @@ from core.engine import Engine
 def evidence_spans(engine: Engine, evidence: list[dict[str, str]]) -> list[tuple[str, int, int]]:
     spans = []
     for ev in evidence:
-        doc = engine.document(ev["doc_id"])["text"]
+        doc = engine.document(ev["doc_id"]).text
         i = doc.find(ev["quote"])
         if i >= 0:
             spans.append((ev["doc_id"], i, i + len(ev["quote"])))
@@ -36,13 +36,8 @@ def _overlaps(doc: str, s: int, e: int, spans: list[tuple[str, int, int]]) -> bo
 def raw_evidence(engine: Engine, question: str) -> tuple[float, float]:
     """Best-unit cosine and keyword presence, independent of the thresholds."""
     plan = engine.plan(question, {}, True)
-    hits = engine.retrieve(plan, 5, "hybrid")
-    by_row = engine.fetch([r for r, _ in hits])
-    passages = [by_row[r] for r, _ in hits if r in by_row]
-    named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
-    cfg = ans.AnswerConfig(abstain_below=-1.0)
-    ex = ans.extract(engine._encode_query(question), ans.keywords(question, named), passages,
-                     engine._encode_units, cfg)
+    passages = [p for p, _ in engine.retrieve(plan, 5, "hybrid")]
+    ex = engine.extraction(question, plan, passages, ans.AnswerConfig(abstain_below=-1.0))
     return ex.confidence, ex.coverage
 
 
@@ -51,14 +46,13 @@ def evaluate(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     for row in rows:
         q = row["question"]
         spans = evidence_spans(engine, row.get("evidence", []))
-        res = engine.search(q, k=5)["results"]
-        hit5 = any(_overlaps(r["citation"]["document_id"], r["citation"]["char_start"], r["citation"]["char_end"],
-                             spans) for r in res)
+        res = engine.search(q, k=5).hits
+        hit5 = any(_overlaps(h.passage.doc_id, h.passage.char_start, h.passage.char_end, spans) for h in res)
         a = engine.ask(q)
-        quote_hit = any(_overlaps(c["document_id"], c["quote_start"], c["quote_end"], spans) for c in a["citations"])
-        facts = all(f.lower() in a["answer"].lower() for f in row.get("key_facts", [])) if a["found"] else False
+        quote_hit = any(_overlaps(c.passage.doc_id, c.best.start, c.best.end, spans) for c in a.citations)
+        facts = all(f.lower() in a.text.lower() for f in row.get("key_facts", [])) if a.found else False
         conf, cov = raw_evidence(engine, q)
-        out.append({"id": row["id"], "answerable": row["answerable"], "hit5": hit5, "found": a["found"],
+        out.append({"id": row["id"], "answerable": row["answerable"], "hit5": hit5, "found": a.found,
                     "quote_hit": quote_hit, "facts": facts, "conf": conf, "cov": cov, "q": q})
     return out
 

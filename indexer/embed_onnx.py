@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from common.settings import Settings
-from indexer.embed import model_id_for, normalise, quiet_transformers, resolve_model
+from indexer.embedding_base import model_id_for, normalise, quiet_transformers, resolve_model
 
 EXPORT_VERSION = 3  # bump when the exported graph changes; older cache folders are rebuilt
 FP32_FILE = "model.onnx"

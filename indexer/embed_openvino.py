@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from common.settings import Settings
-from indexer.embed import cpu_has_bf16, normalise, resolve_model
 from indexer.embed_onnx import (
     FP32_FILE,
     META_FILE,  # noqa: F401 - the export's metadata file, named here for callers
@@ -40,6 +39,7 @@ from indexer.embed_onnx import (
     source_fingerprint,
     write_folder,
 )
+from indexer.embedding_base import cpu_has_bf16, normalise, resolve_model
 
 EXPORT_VERSION = 2  # bump when the quantisation recipe changes; older cache folders are rebuilt
 MODEL_XML = "model.xml"

@@ -10,44 +10,38 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from common.dates import find_dates, iso_date
+from common.fields import DOCUMENT_FIELD_NAMES
+from common.language import (
+    GENERIC_COUNCIL_WORDS,
+    MEETING_WORDS,
+    NOT_PLACE_FIRST_WORDS,
+    NOT_PLACE_WORDS,
+    OFFICIAL_WORDS,
+    PLACE_PREPOSITIONS,
+    PLACE_STOP_WORDS,
+    SMALL_WORDS,
+    is_common_phrase,
+    prose_words,
+)
+from common.names import alias_key
 from indexer.models import DOC_TYPES, DocumentMeta, SkipFile
 
-META_FIELDS = ("doc_id", "council", "committee", "date", "title", "doc_type", "source_url")
+# Every metadata key a sidecar or manifest row may set: the id and the table's document fields.
+META_FIELDS = ("doc_id", *DOCUMENT_FIELD_NAMES)
+# The fields `infer_metadata` can read from a paper's own text when no metadata file gives them.
+INFERRED_FIELDS = ("council", "committee", "date", "title", "doc_type")
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
 HEAD_CHARS = 3000  # inference looks at the document's header, where papers state who/what/when
 
 # ------------------------------------------------------------------------------------------ councils
 
-# Words that make a council name more or less official but do not identify the place.
-_GENERIC_COUNCIL_WORDS = {
-    "the", "of", "city", "council", "borough", "metropolitan", "county", "district", "parish", "town",
-    "corporation", "royal", "mbc", "cc", "bc", "dc", "community", "village", "unitary", "authority",
-}  # fmt: skip
-_OFFICIAL_WORDS = ("council", "corporation", "commission", "authority", "board")
-
-
-def alias_key(name: str) -> str:
-    """Matching key for a council name: place words only, lowercase; a (qualifier) is kept.
-
-    "City of Wolverhampton Council", "Wolverhampton City Council" and "Wolverhampton" -> "wolverhampton";
-    "City of London (Ontario) City Council" -> "london (ontario)".
-    """
-    text = name.lower().replace("&", " and ").replace("’", "'")
-    text = re.sub(r"\blondon borough of\b", " ", text)
-    qualifiers = re.findall(r"\([^)]*\)", text)
-    text = re.sub(r"\([^)]*\)", " ", text)
-    words = [w for w in re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", text) if w not in _GENERIC_COUNCIL_WORDS]
-    quals = [" ".join(re.findall(r"[a-z0-9]+", q)) for q in qualifiers]
-    key = " ".join(words + [f"({q})" for q in quals if q])
-    return key or " ".join(re.findall(r"[a-z0-9]+", name.lower()))
-
-
 def tidy_council_name(name: str) -> str:
+    """A council name with spaces collapsed, stray punctuation trimmed and ALL CAPS title-cased."""
     name = re.sub(r"\s+", " ", name).strip(" ,.;:-–")
     letters = [c for c in name if c.isalpha()]
     if letters and all(c.isupper() for c in letters):
@@ -57,7 +51,7 @@ def tidy_council_name(name: str) -> str:
 
 def _officialness(name: str) -> tuple[int, int, str]:
     lowered = name.lower()
-    official = int(any(w in lowered.split() for w in _OFFICIAL_WORDS))
+    official = int(any(w in lowered.split() for w in OFFICIAL_WORDS))
     # deterministic regardless of the order documents are seen in
     return (official, len(name), name)
 
@@ -111,82 +105,9 @@ def canonical_council(name: str, registry: CouncilRegistry | None = None) -> str
 
 # --------------------------------------------------------------------------------------------- dates
 
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-         ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-         ("oct", "october"), ("nov", "november"), ("dec", "december")],
-        start=1,
-    )
-    for m in names
-}  # fmt: skip
-_MONTH = (
-    r"(?P<month>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-    r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-)
-_WEEKDAY = r"(?P<weekday>(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+(?:the\s+)?)?"
-_DATE_RES = [
-    re.compile(r"\b(?P<year>(?:19|20)\d{2})-(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\b"),
-    re.compile(
-        rf"{_WEEKDAY}\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTH}\.?,?\s+(?P<year>(?:19|20)\d{{2}})\b",
-        re.IGNORECASE,
-    ),
-    re.compile(
-        rf"{_WEEKDAY}\b{_MONTH}\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d{{2}})\b",
-        re.IGNORECASE,
-    ),
-    re.compile(r"\b(?P<day>\d{1,2})[/.](?P<mnum>\d{1,2})[/.](?P<year>(?:19|20)\d{2})\b"),
-]
-_DATE_CONTEXT_RE = re.compile(r"\b(meeting|held|date|dated|on|minutes)\b\W*(?:the\s+)?$", re.IGNORECASE)
-_PREVIOUS_RE = re.compile(r"\b(previous|last|next|prior)\b", re.IGNORECASE)
-
-
-def _to_iso(year: int, month: int, day: int) -> str | None:
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
-
-
-def _match_iso(m: re.Match[str]) -> str | None:
-    groups = m.groupdict()
-    month = _MONTHS[groups["month"].lower().rstrip(".")] if groups.get("month") else int(groups["mnum"])
-    day, year = int(groups["day"]), int(groups["year"])
-    iso = _to_iso(year, month, day)
-    if iso is None and not groups.get("month"):
-        iso = _to_iso(year, day, month)  # a US-style 06/27/2024
-    return iso
-
-
-def find_dates(text: str) -> list[tuple[int, str, int]]:
-    """(position, ISO date, score) for every date in `text`; higher score = likelier the meeting date."""
-    found: dict[int, tuple[int, str, int]] = {}
-    for regex in _DATE_RES:
-        for m in regex.finditer(text):
-            iso = _match_iso(m)
-            if iso is None or any(abs(m.start() - p) < 3 for p in found):
-                continue
-            before = text[max(0, m.start() - 40) : m.start()]
-            score = 0
-            score += 2 if m.groupdict().get("weekday") else 0
-            score += 2 if _DATE_CONTEXT_RE.search(before) else 0
-            score -= 3 if _PREVIOUS_RE.search(before) else 0
-            score += 3 if text.count("\n", 0, m.start()) < 3 and not text[: m.start()].strip().count("\n\n") else 0
-            found[m.start()] = (m.start(), iso, score)
-    return sorted(found.values())
-
-
-def parse_date(value: Any) -> str | None:
-    """ISO date for a metadata value ("2024-11-27", "27 November 2024", "January 6, 2025"), else None."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    m = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?$", text)
-    if m:
-        return _to_iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    dates = find_dates(text)
-    return dates[0][1] if dates else None
+# Metadata values ("27 November 2024") are read by the one date parser in common.dates; the old name
+# stays for callers of this module (the tests import it).
+parse_date = iso_date
 
 
 def infer_date(text: str) -> str | None:
@@ -210,36 +131,15 @@ _COUNCIL_RES = [
     re.compile(rf"\b{_PLACE}\s+(?:(?:Metropolitan\s+)?Borough|City|County|District|Parish|Town|Community)\s+Council\b"),
     re.compile(rf"\b{_PLACE}\s+Council\b"),
 ]
-# First words showing a match is a phrase, not a place ("Our Future Council", "The Council").
-_NOT_PLACE = {
-    "the", "our", "this", "that", "full", "each", "every", "a", "an", "local", "parish", "town", "county",
-    "city", "borough", "district", "executive", "youth", "annual", "special", "extraordinary", "neighbouring",
-    "other", "any", "all", "and", "of", "said", "with", "by", "from", "to", "for", "at", "in", "as",
-    "children's", "school", "student", "students", "pupil", "advisory", "mr", "mrs", "ms", "cllr",
-    "councillor", "if", "when", "agreed", "approved", "contact", "new", "next", "last", "both",
-    "municipal", "your", "ordinary", "whole", "joint", "regional", "national", "state",
-}  # fmt: skip
+_BARE_COUNCIL_RE = _COUNCIL_RES[-1]  # "<Place> Council": the weakest shape, the likeliest to be a phrase
 _PLACE_MENTION_RE = re.compile(
-    r"\b(?:in|of|within|across|throughout|for)\s+([A-Z][a-z]{3,}(?:\s[A-Z][a-z]{3,})?)\b(?!')"
+    r"\b(" + "|".join(PLACE_PREPOSITIONS) + r")\s+([A-Z][a-z]{3,}(?:\s[A-Z][a-z]{3,})?)\b(?!')"
 )
-_PLACE_STOP = {
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "children", "council", "committee", "education", "services", "health", "care", "england", "britain",
-    "government", "state", "this", "that", "these", "those", "their", "there", "which", "young", "people",
-    "social", "early", "help", "with", "department", "chair", "members", "member", "item", "report",
-}  # fmt: skip
-
-
-_NOT_PLACE_ANYWHERE: set[str] = {
-    "that", "this", "your", "our", "their", "his", "her", "its", "we", "it", "i", "which", "the",
-}  # fmt: skip
-_NOT_PLACE_ANYWHERE |= set(_MONTHS) - {"may"}
-_MEETING_WORDS = {"annual", "ordinary", "extraordinary", "special", "full", "emergency", "meeting"}
 _TIER_RE = re.compile(r"\b(Parish|Town|City|County|Borough|District|Community)\s+Council\b", re.IGNORECASE)
 
 
-def _council_candidates(head: str) -> list[tuple[int, str]]:
+def _council_candidates(head: str, prose: frozenset[str]) -> list[tuple[int, str]]:
+    """(position, name) of every council-shaped name in `head`; `prose`: the document's lower-case words."""
     out: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
     for regex in _COUNCIL_RES:
@@ -247,21 +147,38 @@ def _council_candidates(head: str) -> list[tuple[int, str]]:
             if any(s <= m.start() < e for s, e in taken):
                 continue
             taken.append((m.start(), m.end()))
-            words = [w for w in m.group(0).split() if w.lower() not in _MEETING_WORDS]
+            words = [w for w in m.group(0).split() if w.lower() not in MEETING_WORDS]
+            article = head[max(0, m.start() - 4) : m.start()] == "the "
             if words and words[0] == "The":
-                words = words[1:]
-            if not words or any(w.lower() in _NOT_PLACE_ANYWHERE for w in words):
+                words, article = words[1:], True
+            if not words or any(w.lower() in NOT_PLACE_WORDS for w in words):
                 continue
             name = " ".join(words)
-            if not any(w.lower().strip("'’") not in _GENERIC_COUNCIL_WORDS for w in words):
+            place = [w for w in words if w.lower().strip("'’") not in GENERIC_COUNCIL_WORDS]
+            if not place:
                 continue  # "The Council", "Parish Council": no place in it
-            if words[0].lower() in _NOT_PLACE and not name.startswith(_NAMED_PREFIXES):
+            if words[0].lower() in NOT_PLACE_FIRST_WORDS and not name.startswith(_NAMED_PREFIXES):
+                continue
+            if regex is _BARE_COUNCIL_RE and _common_noun_council(place, prose, article):
                 continue
             out.append((m.start(), name))
     return out
 
 
 _NAMED_PREFIXES = ("City of", "Borough of", "London Borough", "Royal Borough")
+
+
+def _common_noun_council(place: list[str], prose: frozenset[str], article: bool) -> bool:
+    """Whether "<place> Council" names a kind of council, not the council of a place.
+
+    "Youth Council", "School Council": the paper also writes the word in lower case, so it is common
+    English. "the Youth Council": a one-word place's council takes no article in English ("Salford
+    Council agreed"), a kind of council does. "People's Council": a council of someone (a possessive).
+    A place is capitalised throughout, so "Salford Council" or "Tower Hamlets Council" stays.
+    """
+    if len(place) == 1 and (article or re.search(r"\w['’]s?$", place[0])):
+        return True
+    return is_common_phrase(" ".join(place), prose, every=True)
 
 
 def _tier(name: str) -> str | None:
@@ -276,9 +193,10 @@ def infer_council(text: str) -> str | None:
     wins, then the name whose tier the paper keeps referring to bare ("agreed by the Parish Council"),
     then the most frequent. Falls back to the place the text keeps referring to ("in Trafford").
     """
-    cands = _council_candidates(text[:HEAD_CHARS]) or _council_candidates(text)
+    prose = prose_words(text)
+    cands = _council_candidates(text[:HEAD_CHARS], prose) or _council_candidates(text, prose)
     if not cands:
-        return _infer_place(text)
+        return _infer_place(text, prose)
     bare: dict[str, int] = {}
     for m in _TIER_RE.finditer(text):
         tier = m.group(1).lower()
@@ -297,16 +215,22 @@ def infer_council(text: str) -> str | None:
     return max((name for _, name in groups[best]), key=_officialness)
 
 
-def _infer_place(text: str) -> str | None:
+def _infer_place(text: str, prose: frozenset[str] | None = None) -> str | None:
+    """The place the paper keeps referring to ("in Trafford" three times or more), else None.
+
+    Calendar and council words are never places (PLACE_STOP_WORDS); nor is a capitalised phrase with a
+    word the paper also writes in lower case ("in Early Help", "for Children"): a subject, not a place.
+    """
+    prose = prose_words(text) if prose is None else prose
     # Only council-ish papers: otherwise a frequent "in London" says nothing about the author.
     if not re.search(r"\b(council|councillor|cllr|committee|scrutiny)\b", text, re.IGNORECASE):
         return None
-    counts: dict[str, int] = {}
+    counts: dict[str, float] = {}
     for m in _PLACE_MENTION_RE.finditer(text):
-        place = m.group(1)
-        if any(w.lower() in _PLACE_STOP for w in place.split()):
+        place = m.group(2)
+        if any(w.lower() in PLACE_STOP_WORDS for w in place.split()) or is_common_phrase(place, prose):
             continue
-        counts[place] = counts.get(place, 0) + 1
+        counts[place] = counts.get(place, 0) + PLACE_PREPOSITIONS[m.group(1)]
     if not counts:
         return None
     place, n = max(counts.items(), key=lambda kv: kv[1])
@@ -321,7 +245,6 @@ _REPORT_TO_RE = re.compile(
 )
 _TO_THE_RE = re.compile(rf"\bTO THE\s+(?P<name>[A-Z’'& ]+?{_COMMITTEE_WORDS.upper()})\b")
 _COMMITTEE_RE = re.compile(_COMMITTEE_NAME)
-_SMALL_WORDS = {"and", "of", "for", "the", "on", "in", "to", "a", "an", "at", "by", "with"}
 
 
 def smart_title(text: str) -> str:
@@ -329,7 +252,7 @@ def smart_title(text: str) -> str:
     words = text.lower().split()
     out = []
     for i, w in enumerate(words):
-        out.append(w if i and w in _SMALL_WORDS else w[:1].upper() + w[1:])
+        out.append(w if i and w in SMALL_WORDS else w[:1].upper() + w[1:])
     return " ".join(out)
 
 
@@ -470,7 +393,7 @@ def _check_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
             out[key] = None
     raw_date = out.get("date")
     if raw_date is not None:
-        iso = parse_date(raw_date)
+        iso = iso_date(raw_date)
         if iso is None:
             raise SkipFile(f"{where}: date {raw_date!r} is not a parseable date")
         out["date"] = iso
@@ -558,7 +481,7 @@ def resolve_metadata(
                 record[key], sources[key] = data[key], source
                 break
         else:
-            if key in ("doc_id", "source_url"):
+            if key not in INFERRED_FIELDS:
                 continue
             if inferred is None:
                 inferred = infer_metadata(text, hints)
@@ -570,14 +493,8 @@ def resolve_metadata(
     record["extra"] = extra
     record["meta_sources"] = sources
 
-    meta = DocumentMeta(
-        doc_id=record.get("doc_id") or path.stem,
-        committee=record.get("committee"),
-        date=record.get("date"),
-        title=record.get("title"),
-        source_url=record.get("source_url"),
-        extra=dict(extra),
-    )
+    plain = {k: record.get(k) for k in DOCUMENT_FIELD_NAMES if k not in ("council", "doc_type")}
+    meta = DocumentMeta(record.get("doc_id") or path.stem, extra=dict(extra), **plain)
     raw_type = record.get("doc_type")
     meta.doc_type = normalise_doc_type(raw_type)
     if raw_type is not None and raw_type.strip().lower() != meta.doc_type:

@@ -8,32 +8,58 @@ document's metadata, so nothing downstream has to re-derive where a passage came
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from common.fields import DOCUMENT_FIELD_NAMES
 
 # Document types we normalise to; anything else is kept verbatim in `doc_type_raw`.
 DOC_TYPES = ("minutes", "report", "transcript", "notes", "agenda", "other")
 
 
-@dataclass
 class DocumentMeta:
-    doc_id: str
-    council: str | None = None  # canonical council name ("City of Wolverhampton Council")
-    committee: str | None = None
-    date: str | None = None  # ISO YYYY-MM-DD
-    title: str | None = None
-    doc_type: str | None = None  # one of DOC_TYPES
-    source_url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # every other key, kept as given
+    """A document's id, its metadata fields (those of `common.fields.DOCUMENT_FIELDS`) and every other key.
+
+    Fields are read and set as attributes (`meta.council`); a field declared in the table needs no
+    change here. `extra` keeps every other key of the sidecar or manifest row, as given.
+    """
+
+    def __init__(self, doc_id: str, extra: dict[str, Any] | None = None, **values: Any) -> None:
+        unknown = sorted(set(values) - set(DOCUMENT_FIELD_NAMES))
+        if unknown:
+            raise TypeError(f"unknown document field(s) {', '.join(unknown)}; declared: {DOCUMENT_FIELD_NAMES}")
+        self.__dict__["doc_id"] = doc_id
+        self.__dict__["values"] = {name: values.get(name) for name in DOCUMENT_FIELD_NAMES}
+        self.__dict__["extra"] = dict(extra or {})
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in DOCUMENT_FIELD_NAMES:
+            self.__dict__["values"][name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DocumentMeta) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.values.items() if v is not None)
+        return f"DocumentMeta(doc_id={self.doc_id!r}, {shown})"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """`doc_id`, every declared field, and `extra`: the JSON kept in the passage store."""
+        return {"doc_id": self.doc_id, **self.values, "extra": dict(self.extra)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocumentMeta:
-        known = {k: data.get(k) for k in ("doc_id", "council", "committee", "date", "title", "doc_type", "source_url")}
-        extra = dict(data.get("extra") or {})
-        return cls(**known, extra=extra)  # type: ignore[arg-type]
+        """The inverse of `to_dict`; fields missing from older stores are None."""
+        values = {k: data.get(k) for k in DOCUMENT_FIELD_NAMES}
+        return cls(str(data.get("doc_id")), extra=dict(data.get("extra") or {}), **values)
 
 
 @dataclass
@@ -56,6 +82,8 @@ class Segment:
 
 @dataclass
 class Document:
+    """One loaded paper: its metadata, its cleaned text and the structure parsed from it."""
+
     meta: DocumentMeta
     text: str  # cleaned text; all char offsets refer to it
     segments: list[Segment]
@@ -63,34 +91,60 @@ class Document:
     content_hash: str = ""  # hash of the raw file bytes plus its metadata, for incremental builds
 
 
-@dataclass
 class Passage:
-    """One chunk, the unit that is embedded, searched and cited."""
+    """One chunk, the unit that is embedded, searched and cited.
 
-    id: str
-    doc_id: str
-    text: str
-    char_start: int
-    char_end: int
-    page: int | None = None
-    agenda_item: str | None = None
-    speaker: str | None = None  # the speaker of the chunk's first turn
-    speakers: list[str] = field(default_factory=list)
-    timestamp: str | None = None
-    heading: str | None = None
-    # Where each speaker turn inside the chunk begins: {"start": absolute char offset, "speaker", "timestamp"},
-    # so a quote taken from the middle of a chunk is attributed to whoever said it.
-    turns: list[dict[str, Any]] = field(default_factory=list)
-    council: str | None = None
-    committee: str | None = None
-    date: str | None = None
-    title: str | None = None
-    doc_type: str | None = None
-    source_url: str | None = None
-    n_tokens: int = 0
+    Its own fields (offsets, page, agenda item, speaker turns) are attributes; its document's metadata
+    fields (`common.fields.DOCUMENT_FIELDS`: council, committee, date ...) are copied onto it so that a
+    hit is cited and filtered without a second lookup, and read as attributes too (`p.council`).
+    """
+
+    def __init__(
+        self, id: str, doc_id: str, text: str, char_start: int, char_end: int, *,
+        page: int | None = None, agenda_item: str | None = None, speaker: str | None = None,
+        speakers: list[str] | None = None, timestamp: str | None = None, heading: str | None = None,
+        turns: list[dict[str, Any]] | None = None, n_tokens: int = 0, **meta: Any,
+    ) -> None:
+        unknown = sorted(set(meta) - set(DOCUMENT_FIELD_NAMES))
+        if unknown:
+            raise TypeError(f"unknown passage field(s) {', '.join(unknown)}; declared: {DOCUMENT_FIELD_NAMES}")
+        d = self.__dict__
+        d["meta"] = {name: meta.get(name) for name in DOCUMENT_FIELD_NAMES}
+        d.update(id=id, doc_id=doc_id, text=text, char_start=char_start, char_end=char_end, page=page,
+                 agenda_item=agenda_item, speaker=speaker, speakers=list(speakers or []), timestamp=timestamp,
+                 heading=heading, n_tokens=n_tokens)
+        # Where each speaker turn inside the chunk begins: {"start": absolute char offset, "speaker",
+        # "timestamp"}, so a quote taken from the middle of a chunk is attributed to whoever said it.
+        d["turns"] = list(turns or [])
+
+    def __getattr__(self, name: str) -> Any:
+        meta = self.__dict__.get("meta")
+        if meta is not None and name in meta:
+            return meta[name]
+        raise AttributeError(f"Passage has no field {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in DOCUMENT_FIELD_NAMES:
+            self.__dict__["meta"][name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Passage) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Passage(id={self.id!r}, doc_id={self.doc_id!r}, chars={self.char_start}-{self.char_end})"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field, the document's metadata among them, as one flat dict."""
+        out = {k: v for k, v in self.__dict__.items() if k != "meta"}
+        out.update(self.meta)
+        out["speakers"], out["turns"] = list(self.speakers), [dict(t) for t in self.turns]
+        return out
+
+    def set_document(self, meta: DocumentMeta) -> None:
+        """Copy the document's metadata fields onto this passage."""
+        self.meta.update(meta.values)
 
     def turn_at(self, offset: int) -> dict[str, Any] | None:
         """The turn that covers an absolute character offset of the document, if the chunk has turns."""

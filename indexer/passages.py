@@ -14,20 +14,25 @@ from typing import Any
 
 import numpy as np
 
+from common.fields import FACET_FIELDS, FIELDS, FILTER_FIELDS, Field
 from indexer.models import Document, DocumentMeta, Passage
 
-_PASSAGE_COLS = (
-    "id", "doc_id", "text", "char_start", "char_end", "page", "agenda_item", "speaker", "speakers",
-    "timestamp", "heading", "turns", "council", "committee", "date", "title", "doc_type", "source_url", "n_tokens",
-)
+# The passage's own columns; the cited, filtered and faceted ones come from the field table.
+_OWN_COLS = ("id", "doc_id", "text", "char_start", "char_end", "speakers", "turns", "n_tokens")
+_OWN_TYPES = ("TEXT NOT NULL", "TEXT NOT NULL", "TEXT NOT NULL", "INTEGER", "INTEGER", "TEXT", "TEXT", "INTEGER")
+_PASSAGE_COLS = _OWN_COLS + tuple(f.name for f in FIELDS)
+_JSON_COLS = ("speakers", "turns")
 
-_SCHEMA = """
-CREATE TABLE passages (
-  row INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_id TEXT NOT NULL, text TEXT NOT NULL,
-  char_start INTEGER, char_end INTEGER, page INTEGER, agenda_item TEXT, speaker TEXT, speakers TEXT,
-  timestamp TEXT, heading TEXT, turns TEXT, council TEXT, committee TEXT, date TEXT, title TEXT, doc_type TEXT,
-  source_url TEXT, n_tokens INTEGER
-);
+
+def _sql_type(f: Field) -> str:
+    return "INTEGER" if f.type is int else "TEXT"
+
+
+def _schema() -> str:
+    cols = [f"{c} {t}" for c, t in zip(_OWN_COLS, _OWN_TYPES, strict=True)]
+    cols += [f"{f.name} {_sql_type(f)}" for f in FIELDS]
+    return f"""
+CREATE TABLE passages (row INTEGER PRIMARY KEY, {", ".join(cols)});
 CREATE TABLE passage_speakers (row INTEGER NOT NULL, speaker TEXT NOT NULL);
 CREATE TABLE documents (
   doc_id TEXT PRIMARY KEY, meta TEXT NOT NULL, text TEXT NOT NULL, content_hash TEXT,
@@ -35,16 +40,12 @@ CREATE TABLE documents (
 );
 """
 
-_INDEXES = """
-CREATE INDEX ix_p_doc ON passages(doc_id);
-CREATE INDEX ix_p_council ON passages(council);
-CREATE INDEX ix_p_committee ON passages(committee);
-CREATE INDEX ix_p_type ON passages(doc_type);
-CREATE INDEX ix_p_date ON passages(date);
-CREATE INDEX ix_ps_speaker ON passage_speakers(speaker);
-"""
 
-FILTER_FIELDS = ("council", "committee", "doc_type", "speaker", "date_from", "date_to")
+def _indexes() -> str:
+    lines = ["CREATE INDEX ix_p_doc ON passages(doc_id);", "CREATE INDEX ix_ps_speaker ON passage_speakers(speaker);"]
+    lines += [f"CREATE INDEX ix_p_{f.name} ON passages({f.name});"
+              for f in FILTER_FIELDS if f.filter in ("exact", "date")]
+    return "\n".join(lines)
 
 
 class PassageStore:
@@ -59,7 +60,7 @@ class PassageStore:
     @classmethod
     def create(cls, path: Path) -> PassageStore:
         store = cls(path, readonly=False)
-        store._db.executescript(_SCHEMA)
+        store._db.executescript(_schema())
         return store
 
     def add_document(self, doc: Document, passages: Sequence[Passage], first_row: int, fingerprint: str = "") -> None:
@@ -73,15 +74,15 @@ class PassageStore:
         speakers: list[tuple[int, str]] = []
         for i, p in enumerate(passages):
             d = p.to_dict()
-            d["speakers"] = json.dumps(p.speakers, ensure_ascii=False)
-            d["turns"] = json.dumps(p.turns, ensure_ascii=False)
+            for c in _JSON_COLS:
+                d[c] = json.dumps(d[c], ensure_ascii=False)
             rows.append((first_row + i, *(d[c] for c in _PASSAGE_COLS)))
             speakers.extend((first_row + i, s) for s in p.speakers)
         self._db.executemany(f"INSERT INTO passages VALUES ({','.join('?' * (len(_PASSAGE_COLS) + 1))})", rows)
         self._db.executemany("INSERT INTO passage_speakers VALUES (?,?)", speakers)
 
     def finish(self) -> None:
-        self._db.executescript(_INDEXES)
+        self._db.executescript(_indexes())
         self._db.commit()
         self._db.execute("VACUUM")
         self._db.close()
@@ -107,26 +108,23 @@ class PassageStore:
         return [found[r] for r in wanted if r in found]
 
     def rows_matching(self, filters: dict[str, Any]) -> np.ndarray | None:
-        """Rows that pass the filters, or None when no filter is set (everything passes)."""
+        """Rows that pass the filters, or None when no filter is set (everything passes).
+
+        `filters` holds canonical values by filter name (`council`, `date_from`, `speaker` ...).
+        """
         where, args = [], []
-        if filters.get("council"):
-            where.append("p.council = ?")
-            args.append(filters["council"])
-        if filters.get("committee"):
-            where.append("p.committee = ?")
-            args.append(filters["committee"])
-        if filters.get("doc_type"):
-            where.append("p.doc_type = ?")
-            args.append(filters["doc_type"])
-        if filters.get("date_from"):
-            where.append("p.date >= ?")
-            args.append(str(filters["date_from"]))
-        if filters.get("date_to"):
-            where.append("p.date <= ?")
-            args.append(str(filters["date_to"]))
-        if filters.get("speaker"):
-            where.append("p.row IN (SELECT row FROM passage_speakers WHERE speaker = ?)")
-            args.append(filters["speaker"])
+        for f in FILTER_FIELDS:
+            for name in f.filter_names:
+                value = filters.get(name)
+                if not value:
+                    continue
+                if f.filter == "speaker":
+                    where.append(f"p.row IN (SELECT row FROM passage_speakers WHERE {f.name} = ?)")
+                elif f.filter == "date":
+                    where.append(f"p.{f.name} {'>=' if name.endswith('_from') else '<='} ?")
+                else:
+                    where.append(f"p.{f.name} = ?")
+                args.append(str(value))
         if not where:
             return None
         q = f"SELECT p.row FROM passages p WHERE {' AND '.join(where)}"
@@ -142,12 +140,16 @@ class PassageStore:
             return {v: int(n) for v, n in self._db.execute(q)}
 
         out: dict[str, Any] = {}
-        for col, key in (("council", "councils"), ("committee", "committees"), ("doc_type", "doc_types")):
-            docs = doc_counts(col)
-            out[key] = [{**f, "documents": docs.get(f["value"], 0)} for f in counts(col)]
-        out["speakers"] = counts("speaker", "passage_speakers")
-        lo, hi = self._db.execute("SELECT MIN(date), MAX(date) FROM passages").fetchone()
-        out["date_min"], out["date_max"] = lo, hi
+        for f in FACET_FIELDS:
+            if f.filter == "speaker":  # every speaker of every turn, not only a passage's first
+                out[str(f.facet)] = counts(f.name, "passage_speakers")
+                continue
+            docs = doc_counts(f.name)
+            out[str(f.facet)] = [{**c, "documents": docs.get(c["value"], 0)} for c in counts(f.name)]
+        for f in FILTER_FIELDS:
+            if f.filter == "date":
+                lo, hi = self._db.execute(f"SELECT MIN({f.name}), MAX({f.name}) FROM passages").fetchone()
+                out[f"{f.name}_min"], out[f"{f.name}_max"] = lo, hi
         out["documents"] = int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
         out["passages"] = self.count()
         return out
@@ -187,7 +189,8 @@ class PassageStore:
 
 
 def _row_to_passage(r: sqlite3.Row) -> Passage:
-    d = {c: r[c] for c in _PASSAGE_COLS}
-    d["speakers"] = json.loads(d["speakers"] or "[]")
-    d["turns"] = json.loads(d["turns"] or "[]")
+    present = r.keys()
+    d = {c: r[c] for c in _PASSAGE_COLS if c in present}  # a store older than a new field lacks its column
+    for c in _JSON_COLS:
+        d[c] = json.loads(d[c] or "[]")
     return Passage(**d)

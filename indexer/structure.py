@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from common.names import speaker_key  # noqa: F401 - shared with query time; re-exported for callers
 from indexer.models import Segment
 
 MAX_SEGMENT_CHARS = 1500
@@ -34,14 +35,6 @@ _GLUED_NAME_RE = re.compile(rf"(?:{_TITLES} )?[A-Z][a-z'â€™-]+(?: [A-Z][a-zA-Z'â
 _AGENDA_MARKER_RE = re.compile(r"^Agenda item\s*:\s*$", re.IGNORECASE)
 _MD_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>\S.*?)\s*#*$")
 _NUMBERED_RE = re.compile(r"^(?:Item\s+)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})[.)]?\s+(?P<title>\S.*)$", re.IGNORECASE)
-_SPEAKER_PREFIX_RE = re.compile(r"^(?:cllr|councillor|councilor)\.?\s+", re.IGNORECASE)
-
-
-def speaker_key(name: str) -> str:
-    """Normalised speaker name for matching: "Councillor Jane Francis" == "Cllr Jane Francis"."""
-    key = re.sub(r"\s+", " ", name.strip().lower())
-    key = _SPEAKER_PREFIX_RE.sub("", key)
-    return re.sub(r"[^\w' -]", "", key).strip()
 
 
 # ---------------------------------------------------------------------------------------------- lines

@@ -1,210 +1,217 @@
-"""Request and response models of the HTTP API; the OpenAPI schema is generated from these."""
+"""Request and response models of the HTTP API; the OpenAPI schema is generated from these.
+
+Filters, citations and document metadata are made from the field table (`common.fields`), so a
+field declared there appears in every request and response that carries such fields.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import Field as PydField
 
-Mode = Literal["hybrid", "bm25", "dense"]
-
-_FILTER_DOC = {
-    "council": "Council name or alias (e.g. 'Wolverhampton'); matched case-insensitively against the facets.",
-    "committee": "Committee name, matched case-insensitively.",
-    "doc_type": "Document type: minutes, report, transcript, notes, agenda or other.",
-    "speaker": "A speaker in a transcript (e.g. 'Cllr Jane Francis' or 'Jane Francis').",
-    "date_from": "Earliest meeting date, YYYY-MM-DD (or YYYY).",
-    "date_to": "Latest meeting date, YYYY-MM-DD (or YYYY).",
-}
-
-
-class Filters(BaseModel):
-    """Filters in force: canonical facet values (dates as YYYY-MM-DD)."""
-
-    model_config = ConfigDict(extra="forbid")
-    council: str | None = Field(None, description=_FILTER_DOC["council"])
-    committee: str | None = Field(None, description=_FILTER_DOC["committee"])
-    doc_type: str | None = Field(None, description=_FILTER_DOC["doc_type"])
-    speaker: str | None = Field(None, description=_FILTER_DOC["speaker"])
-    date_from: str | None = Field(None, description=_FILTER_DOC["date_from"])
-    date_to: str | None = Field(None, description=_FILTER_DOC["date_to"])
+from common.fields import (
+    CITATION_FIELDS,
+    DOCUMENT_FIELDS,
+    FACET_FIELDS,
+    FILTER_FIELDS,
+    FILTER_NAMES,
+    Field,
+    Mode,
+    filter_help,
+)
 
 
-class Citation(BaseModel):
-    document_id: str = Field(..., description="Id of the cited document (see GET /documents/{id}).")
-    title: str | None = Field(None, description="Document title.")
-    council: str | None = Field(None, description="Council that published the document.")
-    committee: str | None = Field(None, description="Committee or meeting.")
-    date: str | None = Field(None, description="Meeting or publication date, YYYY-MM-DD.")
-    doc_type: str | None = Field(None, description="minutes, report, transcript, notes, agenda or other.")
-    agenda_item: str | None = Field(None, description="Agenda item the passage falls under.")
-    speaker: str | None = Field(None, description="Main speaker of the passage (transcripts).")
-    timestamp: str | None = Field(None, description="Start time of the passage in the recording, h:mm:ss.")
-    page: int | None = Field(None, description="Page number (PDF sources).")
-    char_start: int = Field(..., description="Start offset of the passage in the document text.")
-    char_end: int = Field(..., description="End offset (exclusive) of the passage in the document text.")
-    url: str | None = Field(None, description="Source URL of the document, when known.")
+def _optional(f: Field) -> Any:
+    return f.type | None
+
+
+def _filter_fields() -> dict[str, Any]:
+    """One optional parameter per filter of the field table."""
+    return {name: (str | None, PydField(None, description=filter_help(name))) for name in FILTER_NAMES}
+
+
+def _document_fields() -> dict[str, Any]:
+    return {f.name: (_optional(f), PydField(None, description=f.description)) for f in DOCUMENT_FIELDS}
+
+
+Filters = create_model(
+    "Filters", __config__=ConfigDict(extra="forbid"), __doc__="Filters in force: canonical facet values "
+    "(dates as YYYY-MM-DD).", **_filter_fields(),
+)
+
+Citation = create_model(
+    "Citation", __doc__="Where a passage comes from: its document, the citation fields, its offsets.",
+    document_id=(str, PydField(..., description="Id of the cited document (see GET /documents/{id}).")),
+    **{f.cite_as: (_optional(f), PydField(None, description=f.description)) for f in CITATION_FIELDS},
+    char_start=(int, PydField(..., description="Start offset of the passage in the document text.")),
+    char_end=(int, PydField(..., description="End offset (exclusive) of the passage in the document text.")),
+)
 
 
 class SearchResult(BaseModel):
-    rank: int = Field(..., description="1-based rank.")
-    score: float = Field(..., description="Fused RRF score (hybrid), BM25 score (bm25) or cosine (dense).")
-    text: str = Field(..., description="The passage text, verbatim from the document.")
-    citation: Citation = Field(..., description="Where the passage comes from.")
+    rank: int = PydField(..., description="1-based rank.")
+    score: float = PydField(..., description="Fused RRF score (hybrid), BM25 score (bm25) or cosine (dense).")
+    text: str = PydField(..., description="The passage text, verbatim from the document.")
+    citation: Citation = PydField(..., description="Where the passage comes from.")  # type: ignore[valid-type]
 
 
 class SearchResponse(BaseModel):
-    query: str = Field(..., description="The query as given.")
-    mode: Mode = Field(..., description="Retrieval mode used.")
-    k: int = Field(..., description="Number of results asked for.")
-    filters_applied: dict[str, str] = Field(
+    query: str = PydField(..., description="The query as given.")
+    mode: Mode = PydField(..., description="Retrieval mode used.")
+    k: int = PydField(..., description="Number of results asked for.")
+    filters_applied: dict[str, str] = PydField(
         ..., description="Every filter in force: those given and those inferred from the query."
     )
-    auto_filters: dict[str, str] = Field(..., description="The subset of filters_applied inferred from the query.")
-    boosts: dict[str, list[str]] = Field(
+    auto_filters: dict[str, str] = PydField(..., description="The subset of filters_applied inferred from the query.")
+    boosts: dict[str, list[str]] = PydField(
         default_factory=dict,
         description="Facet values named in the query that were used to boost rather than filter "
         "(ambiguous, or a filter would have left nothing).",
     )
-    results: list[SearchResult] = Field(..., description="Ranked passages with citations.")
-    took_ms: float = Field(..., description="Server time spent, in milliseconds.")
+    results: list[SearchResult] = PydField(..., description="Ranked passages with citations.")
+    took_ms: float = PydField(..., description="Server time spent, in milliseconds.")
 
 
-class AskRequest(BaseModel):
+class _AskBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(..., description="The question, in plain English.")
-    k: int = Field(5, description="Number of passages the answer is drawn from (1..max_k).")
-    council: str | None = Field(None, description=_FILTER_DOC["council"])
-    committee: str | None = Field(None, description=_FILTER_DOC["committee"])
-    doc_type: str | None = Field(None, description=_FILTER_DOC["doc_type"])
-    speaker: str | None = Field(None, description=_FILTER_DOC["speaker"])
-    date_from: str | None = Field(None, description=_FILTER_DOC["date_from"])
-    date_to: str | None = Field(None, description=_FILTER_DOC["date_to"])
-    auto_filters: bool = Field(True, description="Infer filters (council, speaker, dates, type) from the question.")
-    mode: Mode = Field("hybrid", description="Retrieval mode for the passages.")
+    question: str = PydField(..., description="The question, in plain English.")
+    k: int = PydField(5, description="Number of passages the answer is drawn from (1..max_k).")
+    auto_filters: bool = PydField(True, description="Infer filters (council, speaker, dates, type) from the "
+                                  "question.")
+    mode: Mode = PydField("hybrid", description="Retrieval mode for the passages.")
+
+
+AskRequest = create_model("AskRequest", __base__=_AskBase, __doc__="The body of POST /ask.", **_filter_fields())
 
 
 class Quote(BaseModel):
-    text: str = Field(..., description="A sentence quoted in the answer, verbatim: document text[start:end].")
-    start: int = Field(..., description="Start offset of the quote in the document text.")
-    end: int = Field(..., description="End offset (exclusive) of the quote in the document text.")
-    speaker: str | None = Field(None, description="Speaker of the turn holding the quote (transcripts).")
-    timestamp: str | None = Field(None, description="Start time of that turn, h:mm:ss.")
+    text: str = PydField(..., description="A sentence quoted in the answer, verbatim: document text[start:end].")
+    start: int = PydField(..., description="Start offset of the quote in the document text.")
+    end: int = PydField(..., description="End offset (exclusive) of the quote in the document text.")
+    speaker: str | None = PydField(None, description="Speaker of the turn holding the quote (transcripts).")
+    timestamp: str | None = PydField(None, description="Start time of that turn, h:mm:ss.")
 
 
-class AnswerCitation(Citation):
+class AnswerCitation(Citation):  # type: ignore[valid-type,misc]
     """One cited passage; every answer sentence taken from it carries its [n]."""
 
-    n: int = Field(..., description="The marker number, [n] in the answer; numbered in order of first use.")
-    quote: str = Field(..., description="The passage's best supporting sentence, verbatim: a substring of the "
+    n: int = PydField(..., description="The marker number, [n] in the answer; numbered in order of first use.")
+    quote: str = PydField(..., description="The passage's best supporting sentence, verbatim: a substring of the "
                        "passage and of the document. `speaker` and `timestamp` are those of the turn holding it.")
-    text: str = Field(..., description="The whole passage the quote comes from.")
-    rank: int = Field(..., description="Rank of the passage in the retrieval.")
-    score: float = Field(..., description="Retrieval score of the passage.")
-    quote_start: int = Field(..., description="Start offset of the quote in the document text.")
-    quote_end: int = Field(..., description="End offset (exclusive) of the quote in the document text.")
-    quotes: list[Quote] = Field(default_factory=list,
+    text: str = PydField(..., description="The whole passage the quote comes from.")
+    rank: int = PydField(..., description="Rank of the passage in the retrieval.")
+    score: float = PydField(..., description="Retrieval score of the passage.")
+    quote_start: int = PydField(..., description="Start offset of the quote in the document text.")
+    quote_end: int = PydField(..., description="End offset (exclusive) of the quote in the document text.")
+    quotes: list[Quote] = PydField(default_factory=list,
                                 description="Every sentence the answer quotes from this passage, in document order.")
-    passage_speaker: str | None = Field(None, description="Speaker of the passage's first turn.")
-    passage_timestamp: str | None = Field(None, description="Start time of the passage's first turn.")
+    passage_speaker: str | None = PydField(None, description="Speaker of the passage's first turn.")
+    passage_timestamp: str | None = PydField(None, description="Start time of the passage's first turn.")
 
 
 class AskResponse(BaseModel):
-    question: str = Field(..., description="The question as given.")
-    answer: str = Field(..., description="The answer; each sentence is followed by the [n] marker of the "
+    question: str = PydField(..., description="The question as given.")
+    answer: str = PydField(..., description="The answer; each sentence is followed by the [n] marker of the "
                         "passage it quotes (consecutive sentences from one passage share one marker).")
-    citations: list[AnswerCitation] = Field(..., description="One entry per cited passage, i.e. per [n].")
-    mode: Literal["extractive", "llm"] = Field(..., description="Who wrote the answer.")
-    found: bool = Field(..., description="False when the papers hold nothing that answers the question.")
-    confidence: float = Field(
+    citations: list[AnswerCitation] = PydField(..., description="One entry per cited passage, i.e. per [n].")
+    mode: Literal["extractive", "llm"] = PydField(..., description="Who wrote the answer.")
+    found: bool = PydField(..., description="False when the papers hold nothing that answers the question.")
+    confidence: float = PydField(
         ..., description="Evidence score: cosine of the best sentence to the question plus 0.5 x the share of "
         "the question's keywords found in the passages. Below the abstention threshold, found is false."
     )
-    filters_applied: dict[str, str] = Field(..., description="Every filter in force.")
-    auto_filters: dict[str, str] = Field(..., description="The subset of filters inferred from the question.")
-    boosts: dict[str, list[str]] = Field(default_factory=dict, description="Facet values used as boosts.")
-    llm_error: str | None = Field(None, description="Why the language model's answer was not used, if it was not.")
-    took_ms: float = Field(..., description="Server time spent, in milliseconds.")
+    filters_applied: dict[str, str] = PydField(..., description="Every filter in force.")
+    auto_filters: dict[str, str] = PydField(..., description="The subset of filters inferred from the question.")
+    boosts: dict[str, list[str]] = PydField(default_factory=dict, description="Facet values used as boosts.")
+    llm_error: str | None = PydField(None, description="Why the language model's answer was not used, if it was not.")
+    took_ms: float = PydField(..., description="Server time spent, in milliseconds.")
 
 
 class FacetValue(BaseModel):
-    value: str = Field(..., description="The facet value.")
-    count: int = Field(..., description="Passages with this value.")
-    documents: int | None = Field(None, description="Documents with this value.")
+    value: str = PydField(..., description="The facet value.")
+    count: int = PydField(..., description="Passages with this value.")
+    documents: int | None = PydField(None, description="Documents with this value.")
 
 
-class FacetsResponse(BaseModel):
-    councils: list[FacetValue] = Field(..., description="Councils in the index.")
-    committees: list[FacetValue] = Field(..., description="Committees in the index.")
-    doc_types: list[FacetValue] = Field(..., description="Document types in the index.")
-    speakers: list[FacetValue] = Field(..., description="Speakers in transcripts.")
-    date_min: str | None = Field(None, description="Earliest document date.")
-    date_max: str | None = Field(None, description="Latest document date.")
-    documents: int = Field(..., description="Number of documents.")
-    passages: int = Field(..., description="Number of passages.")
+def _facet_fields() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in FACET_FIELDS:
+        out[str(f.facet)] = (list[FacetValue], PydField(..., description=f"{f.label} values in the index."))
+    for f in FILTER_FIELDS:
+        if f.filter == "date":
+            out[f"{f.name}_min"] = (str | None, PydField(None, description=f"Earliest {f.label.lower()}."))
+            out[f"{f.name}_max"] = (str | None, PydField(None, description=f"Latest {f.label.lower()}."))
+    return out
 
 
-class DocumentSummary(BaseModel):
+FacetsResponse = create_model(
+    "FacetsResponse", __doc__="Filter values with their counts.",
+    **_facet_fields(),
+    documents=(int, PydField(..., description="Number of documents.")),
+    passages=(int, PydField(..., description="Number of passages.")),
+)
+
+
+class _DocumentSummaryBase(BaseModel):
     model_config = ConfigDict(extra="allow")
-    document_id: str = Field(..., description="Document id.")
-    title: str | None = Field(None, description="Title.")
-    council: str | None = Field(None, description="Council.")
-    committee: str | None = Field(None, description="Committee.")
-    date: str | None = Field(None, description="Date, YYYY-MM-DD.")
-    doc_type: str | None = Field(None, description="Document type.")
-    source_url: str | None = Field(None, description="Source URL.")
-    extra: dict[str, Any] = Field(default_factory=dict, description="Every other metadata key, as given.")
-    n_passages: int = Field(0, description="Passages the document was cut into.")
-    n_chars: int = Field(0, description="Length of the cleaned text.")
+    document_id: str = PydField(..., description="Document id.")
+    extra: dict[str, Any] = PydField(default_factory=dict, description="Every other metadata key, as given.")
+    n_passages: int = PydField(0, description="Passages the document was cut into.")
+    n_chars: int = PydField(0, description="Length of the cleaned text.")
+
+
+DocumentSummary = create_model("DocumentSummary", __base__=_DocumentSummaryBase,
+                               __doc__="One document in the list, with its metadata.", **_document_fields())
 
 
 class DocumentsResponse(BaseModel):
-    total: int = Field(..., description="Number of documents in the index.")
-    limit: int = Field(..., description="Page size.")
-    offset: int = Field(..., description="Offset of this page.")
-    documents: list[DocumentSummary] = Field(..., description="This page of documents, ordered by id.")
+    total: int = PydField(..., description="Number of documents in the index.")
+    limit: int = PydField(..., description="Page size.")
+    offset: int = PydField(..., description="Offset of this page.")
+    documents: list[DocumentSummary] = PydField(  # type: ignore[valid-type]
+        ..., description="This page of documents, ordered by id.")
 
 
-class DocumentResponse(BaseModel):
-    document_id: str = Field(..., description="Document id.")
-    title: str | None = Field(None, description="Title.")
-    council: str | None = Field(None, description="Council.")
-    committee: str | None = Field(None, description="Committee.")
-    date: str | None = Field(None, description="Date, YYYY-MM-DD.")
-    doc_type: str | None = Field(None, description="Document type.")
-    source_url: str | None = Field(None, description="Source URL.")
-    extra: dict[str, Any] = Field(default_factory=dict, description="Every other metadata key, as given.")
-    text: str = Field(..., description="Full cleaned text; citation offsets refer to it.")
+class _DocumentBase(BaseModel):
+    document_id: str = PydField(..., description="Document id.")
+    extra: dict[str, Any] = PydField(default_factory=dict, description="Every other metadata key, as given.")
+    text: str = PydField(..., description="Full cleaned text; citation offsets refer to it.")
+
+
+DocumentResponse = create_model("DocumentResponse", __base__=_DocumentBase,
+                                __doc__="One document with its metadata and full text.", **_document_fields())
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok"] = Field("ok", description="'ok' when the index and model are loaded.")
-    index_dir: str = Field(..., description="The index being served.")
-    model: str = Field(..., description="Embedding model id.")
-    passages: int = Field(..., description="Passages in the index.")
-    documents: int = Field(..., description="Documents in the index.")
-    llm: bool = Field(..., description="Whether a language model is configured for answers.")
+    status: Literal["ok"] = PydField("ok", description="'ok' when the index and model are loaded.")
+    index_dir: str = PydField(..., description="The index being served.")
+    model: str = PydField(..., description="Embedding model id.")
+    passages: int = PydField(..., description="Passages in the index.")
+    documents: int = PydField(..., description="Documents in the index.")
+    llm: bool = PydField(..., description="Whether a language model is configured for answers.")
 
 
 class StatsResponse(BaseModel):
-    manifest: dict[str, Any] = Field(..., description="The index manifest (model, chunking, counts, versions).")
-    passages: int = Field(..., description="Passages in the index.")
-    documents: int = Field(..., description="Documents in the index.")
-    councils: int = Field(..., description="Distinct councils.")
-    speakers: int = Field(..., description="Distinct speakers.")
-    dense: str = Field(..., description="Vector index kind.")
-    embed_backend: str = Field(..., description="Embedding backend in use for queries.")
-    query_cache: dict[str, int] = Field(..., description="Query-embedding LRU cache: hits, misses, size.")
-    sentence_cache: dict[str, int] | None = Field(
+    manifest: dict[str, Any] = PydField(..., description="The index manifest (model, chunking, counts, versions).")
+    passages: int = PydField(..., description="Passages in the index.")
+    documents: int = PydField(..., description="Documents in the index.")
+    councils: int = PydField(..., description="Distinct councils.")
+    speakers: int = PydField(..., description="Distinct speakers.")
+    dense: str = PydField(..., description="Vector index kind.")
+    embed_backend: str = PydField(..., description="Embedding backend in use for queries.")
+    query_cache: dict[str, int] = PydField(..., description="Query-embedding LRU cache: hits, misses, size.")
+    sentence_cache: dict[str, int] | None = PydField(
         None, description="Sentence-vector LRU cache of /ask (bounded): hits, misses, size, max.")
-    abstain_threshold: float = Field(..., description="Evidence score below which /ask says it found nothing.")
+    abstain_threshold: float = PydField(..., description="Evidence score below which /ask says it found nothing.")
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(..., description="Machine-readable code, e.g. invalid_request, unknown_filter_value.")
-    message: str = Field(..., description="What went wrong, for a person.")
-    details: dict[str, Any] = Field(default_factory=dict, description="Structured details (field, valid values).")
+    code: str = PydField(..., description="Machine-readable code, e.g. invalid_request, unknown_filter_value.")
+    message: str = PydField(..., description="What went wrong, for a person.")
+    details: dict[str, Any] = PydField(default_factory=dict, description="Structured details (field, valid values).")
 
 
 class ErrorResponse(BaseModel):
-    error: ErrorBody = Field(..., description="The error.")
+    error: ErrorBody = PydField(..., description="The error.")

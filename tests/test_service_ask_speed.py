@@ -26,13 +26,13 @@ def test_encode_units_encodes_each_text_once_and_keeps_order(tiny_index_dir: Pat
     texts = [f"sentence number {i} " + "word " * (i % 7) for i in range(20)]
     asked = texts + texts[:5][::-1]
     before = engine.embedder.calls
-    got = engine._encode_units(asked)
+    got = engine.encode_units(asked)
     assert engine.embedder.calls - before == len(texts)  # duplicates encoded once
     np.testing.assert_allclose(got, engine.embedder.encode_passages(asked), atol=1e-6)
     before = engine.embedder.calls
-    np.testing.assert_allclose(engine._encode_units(asked[::-1]), got[::-1], atol=1e-6)
+    np.testing.assert_allclose(engine.encode_units(asked[::-1]), got[::-1], atol=1e-6)
     assert engine.embedder.calls == before  # all cached
-    assert engine._encode_units([]).shape == (0, engine.embedder.dimension)
+    assert engine.encode_units([]).shape == (0, engine.embedder.dimension)
 
 
 def _mmr_reference(scores, vecs, q_terms, unit_terms, cfg):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from common.settings import Settings
-from service import commands
+from councilqa import terminal as commands
 from core.engine import Engine
 from tests.test_service_api import make_engine
 

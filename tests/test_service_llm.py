@@ -130,7 +130,7 @@ def test_llm_not_called_when_abstaining(client: TestClient, llm: tuple[FakeLlm, 
 
 def test_unreachable_endpoint_falls_back(tiny_index_dir: Path) -> None:
     engine = make_engine(tiny_index_dir, llm_base_url="http://127.0.0.1:9", llm_model="m", llm_timeout_s=1.0)
-    data = engine.ask(QUESTION)
+    data = engine.ask(QUESTION).to_dict()
     assert data["mode"] == "extractive" and data["llm_error"].startswith("request failed")
 
 

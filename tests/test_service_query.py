@@ -6,7 +6,7 @@ import pytest
 
 from indexer.models import Passage
 from core.answer import _fragments, passage_units, split_units, turn_labels
-from core.engine import _answer_citation, _join_parts
+from core.compose import cite, join_parts
 from core.query import Vocabulary, council_aliases, parse_date, strip_spans
 
 FACETS = {
@@ -117,7 +117,7 @@ def test_citation_speaker_is_the_turn_holding_the_quote() -> None:
     s = p.text.index("Does that need")
     e = p.text.index("?", s) + 1
     s2 = p.text.index("There isn't")
-    c = _answer_citation(1, p, 1, 0.5, [(s, e), (s2, len(p.text))])
+    c = cite(1, [(p, 1, 0.5)], 0, [(s, e), (s2, len(p.text))]).to_dict()
     assert c["speaker"] == "Chair (Cllr Jane Francis)" and c["timestamp"] == "00:37"
     assert c["passage_speaker"] == "Alison Hinds"
     assert c["quote"] == p.text[s:e] and c["quote_start"] == 1000 + s
@@ -134,4 +134,4 @@ def test_fragment_at_a_turn_start_is_penalised() -> None:
 
 
 def test_answer_groups_sentences_by_passage() -> None:
-    assert _join_parts([("A.", 1), ("B.", 1), ("C.", 2), ("D.", 1)]) == "A. B. [1] C. [2] D. [1]"
+    assert join_parts([("A.", 1), ("B.", 1), ("C.", 2), ("D.", 1)]) == "A. B. [1] C. [2] D. [1]"

@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts only ui/ on the 
 import streamlit as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
+from common.fields import FACET_FIELDS, FILTER_FIELDS, Field  # noqa: E402
 from common.settings import Settings  # noqa: E402
 from ui import render, state  # noqa: E402
 from ui.api_client import ApiClient, ServiceProblem  # noqa: E402
@@ -28,12 +29,9 @@ MODE_LABELS = {
     "bm25": "Exact words only",
     "dense": "Meaning only",
 }
-FACETS = [
-    ("council", "Council", "councils"),
-    ("committee", "Committee or meeting", "committees"),
-    ("doc_type", "Document type", "doc_types"),
-    ("speaker", "Speaker", "speakers"),
-]
+# The pickers in the sidebar: every filter of the field table whose values /facets lists.
+FACETS = [(f.name, f.label, str(f.facet)) for f in FACET_FIELDS if f.filter in ("exact", "speaker")]
+DATE_FIELDS = [f for f in FILTER_FIELDS if f.filter == "date"]
 CSS = """<style>
 mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px; }
 .cqa-passage { line-height: 1.6; font-size: .97rem; }
@@ -115,6 +113,20 @@ def get_document(client: ApiClient, doc_id: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ sidebar
 
 
+def date_pickers(f: Field, facets: dict[str, Any]) -> tuple[date, date]:
+    """From and to pickers of one date field, bounded by the dates the index holds; returns the bounds."""
+    low = _iso_date(facets.get(f"{f.name}_min")) or date(1990, 1, 1)
+    high = _iso_date(facets.get(f"{f.name}_max")) or date.today()
+    keys = [f"f_{n}" for n in f.filter_names]
+    for key in keys:  # widen the range so a value read from a question fits
+        if isinstance(ss.get(key), date):
+            low, high = min(low, ss[key]), max(high, ss[key])
+    for key, end in zip(keys, f.range_labels, strict=True):
+        st.date_input(f"{end} {f.label.lower()}", value=None, key=key, min_value=low, max_value=high,
+                      format="DD/MM/YYYY")
+    return low, high
+
+
 def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> None:
     with st.sidebar:
         st.header("Filters")
@@ -132,13 +144,7 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
                 placeholder="Any",
                 format_func=lambda v, c=counts: "Any" if v is None else f"{v} ({c[v]})" if c.get(v) else v,
             )
-        low = _iso_date(facets.get("date_min")) or date(1990, 1, 1)
-        high = _iso_date(facets.get("date_max")) or date.today()
-        for key in ("f_date_from", "f_date_to"):  # widen the range so a value read from a question fits
-            if isinstance(ss.get(key), date):
-                low, high = min(low, ss[key]), max(high, ss[key])
-        for key, label in (("f_date_from", "From date"), ("f_date_to", "To date")):
-            st.date_input(label, value=None, key=key, min_value=low, max_value=high, format="DD/MM/YYYY")
+        spans = [(f, *date_pickers(f, facets)) for f in DATE_FIELDS]
         st.checkbox(
             "Read filters from the question",
             key="auto_filters",
@@ -158,7 +164,7 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
             st.caption(f"⚠️ The search service at {api_url} is not connected.")
         else:
             docs, passages = facets.get("documents"), facets.get("passages")
-            span = f", {low.year}–{high.year}" if facets.get("date_min") else ""
+            span = "".join(f", {low.year}–{high.year}" for f, low, high in spans[:1] if facets.get(f"{f.name}_min"))
             st.caption(f"Searching {docs or 0:,} documents ({passages or 0:,} passages){span}.", help=api_url)
 
 
@@ -189,7 +195,7 @@ def filter_chips(data: dict[str, Any]) -> None:
                 + " Click to remove this filter.",
             )
     if inferred:
-        names = ", ".join(render.FILTER_LABELS.get(n, n) for n in inferred)
+        names = ", ".join(render.label_of(n) for n in inferred)
         st.caption(f"Read from your question: {names}. Click a filter to remove it.")
 
 

@@ -14,27 +14,13 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-_STOPWORD_TEXT = """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers him his how i if in into is it its itself just me more most my no nor not now of
-    off on once only or other our ours out over own said same say says she should so some such than that the
-    their theirs them then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours council councils"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+from common import fields
+from common.fields import CITATION_FIELDS
+from common.language import STOPWORDS  # the words never highlighted (generic English)
 
-FILTER_LABELS = {
-    "council": "Council",
-    "committee": "Committee",
-    "doc_type": "Document type",
-    "speaker": "Speaker",
-    "date_from": "From",
-    "date_to": "To",
-}
-
-CSV_COLUMNS = [
-    "rank", "score", "council", "committee", "date", "doc_type", "agenda_item", "speaker",
-    "timestamp", "page", "title", "url", "document_id", "char_start", "char_end", "text",
-]  # fmt: skip
+# The columns of the sources CSV: rank and score, every citation field of the table, then where and what.
+CSV_COLUMNS = ["rank", "score", *(f.cite_as for f in CITATION_FIELDS), "document_id", "char_start", "char_end",
+               "text"]
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _CITE = re.compile(r"\[(\d+)\]")
@@ -59,9 +45,18 @@ def md_escape(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]<>#+|$~])", r"\\\1", text)
 
 
+def label_of(key: str) -> str:
+    """What a person reads for a filter: its label in the field table, or its name made readable."""
+    try:
+        return fields.filter_label(key)
+    except KeyError:  # a filter this page does not know: still shown
+        return key.replace("_", " ").capitalize()
+
+
 def filter_label(key: str, value: str) -> str:
-    shown = format_date(value) if key.startswith("date_") else value
-    return f"{FILTER_LABELS.get(key, key.replace('_', ' ').capitalize())}: {shown}"
+    """A filter chip's text, "Council: City of Wolverhampton Council" or "From: 1 January 2024"."""
+    is_date = key in fields.FILTER_NAMES and fields.is_date_filter(key)
+    return f"{label_of(key)}: {format_date(value) if is_date else value}"
 
 
 def flat_citation(item: dict[str, Any]) -> dict[str, Any]:

@@ -14,9 +14,12 @@ from typing import Any, Literal
 
 import streamlit as st
 
-TEXT_FILTERS = ("council", "committee", "doc_type", "speaker")
-DATE_FILTERS = ("date_from", "date_to")
-FILTERS = TEXT_FILTERS + DATE_FILTERS
+from common.fields import FILTER_NAMES, is_date_filter
+
+# The filters a person can set, from the field table: picked from a list, or dates picked on a calendar.
+FILTERS = FILTER_NAMES
+DATE_FILTERS = tuple(n for n in FILTER_NAMES if is_date_filter(n))
+TEXT_FILTERS = tuple(n for n in FILTER_NAMES if n not in DATE_FILTERS)
 VIEW_ANSWER = "Answer with sources"
 VIEW_SEARCH = "Ranked passages"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from common.fields import FILTER_NAMES
+from core.results import Query
 from service.deps import EngineDep
-from core.query import FILTER_FIELDS
 from service.schemas import AskRequest, AskResponse, ErrorResponse
 
 router = APIRouter(tags=["answers"])
@@ -15,7 +16,7 @@ _ERRORS = {422: {"model": ErrorResponse, "description": "Invalid question, k, fi
 
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS,  # type: ignore[arg-type]
              summary="Answer a question with citations")
-async def ask(body: AskRequest, engine: EngineDep) -> dict:
-    filters = {name: getattr(body, name) for name in FILTER_FIELDS}
-    return await run_in_threadpool(engine.ask, body.question, k=body.k, filters=filters,
-                                   auto_filters=body.auto_filters, mode=body.mode)
+async def ask(body: AskRequest, engine: EngineDep) -> dict:  # type: ignore[valid-type]
+    filters = {name: getattr(body, name) for name in FILTER_NAMES}
+    query = Query(body.question, body.k, body.mode, filters, body.auto_filters)  # type: ignore[attr-defined]
+    return (await run_in_threadpool(engine.ask, query)).to_dict()

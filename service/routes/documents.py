@@ -20,10 +20,10 @@ async def documents(
     limit: Annotated[int, Query(description="Page size, 1..1000.")] = 50,
     offset: Annotated[int, Query(description="Documents to skip.")] = 0,
 ) -> dict:
-    return await run_in_threadpool(engine.documents, limit, offset)
+    return (await run_in_threadpool(engine.documents, limit, offset)).to_dict()
 
 
 @router.get("/documents/{document_id}", response_model=DocumentResponse, summary="One document with its text",
             responses={404: {"model": ErrorResponse, "description": "No such document."}})
 async def document(document_id: str, engine: EngineDep) -> dict:
-    return await run_in_threadpool(engine.document, document_id)
+    return (await run_in_threadpool(engine.document, document_id)).to_dict()

@@ -12,7 +12,7 @@ router = APIRouter(tags=["meta"])
 
 @router.get("/health", response_model=HealthResponse, summary="Is the service up with its index loaded")
 async def health(engine: EngineDep) -> dict:
-    return engine.health()
+    return engine.health().to_dict()
 
 
 @router.get("/stats", response_model=StatsResponse, summary="Index manifest and counts")

@@ -1,4 +1,4 @@
-"""What `councilqa serve|search|ask` run: the same Engine as the API, printed for a terminal."""
+"""What `councilqa search|ask|serve` run: the same core as the API, printed for a terminal."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 
 from common.settings import Settings
 from core.engine import CoreError, Engine, IndexLoadError
+from core.results import Query
 
 
 def load_engine(settings: Settings) -> Engine:
@@ -24,19 +25,15 @@ def load_engine(settings: Settings) -> Engine:
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
+    """Load the engine (a clean error and exit 1 when the index is unusable), then serve the API."""
+    from service.server import serve_engine
 
-    from service.app import create_app
-
-    engine = load_engine(settings)
-    typer.echo(f"Serving {engine.health()['passages']:,} passages from {settings.index_dir} "
-               f"on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(create_app(settings, engine), host=settings.host, port=settings.port, log_level="info")
+    serve_engine(load_engine(settings), settings)
 
 
 def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
-        return fn(*args, **kwargs)
+        return dict(fn(*args, **kwargs).to_dict())
     except CoreError as exc:
         typer.secho(f"Error: {exc.message}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -44,15 +41,18 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def search(settings: Settings, query: str, *, k: int = 10, mode: str = "hybrid",
            filters: dict[str, Any] | None = None, auto_filters: bool = True, as_json: bool = False) -> None:
+    """Print ranked passages with citations (or the API's JSON)."""
     engine = load_engine(settings)
-    data = _run(engine.search, query, k=k, mode=mode, filters=filters, auto_filters=auto_filters)
+    q = Query(query, k, mode, filters or {}, auto_filters)  # type: ignore[arg-type]  # the core checks mode
+    data = _run(engine.search, q)
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render_search(data))
 
 
 def ask(settings: Settings, question: str, *, filters: dict[str, Any] | None = None, auto_filters: bool = True,
         as_json: bool = False) -> None:
+    """Print a cited answer (or the API's JSON)."""
     engine = load_engine(settings)
-    data = _run(engine.ask, question, filters=filters, auto_filters=auto_filters)
+    data = _run(engine.ask, Query(question, 5, "hybrid", filters or {}, auto_filters))
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render_answer(data))
 
 
@@ -83,6 +83,7 @@ def _snippet(text: str, limit: int = 400) -> str:
 
 
 def render_search(data: dict[str, Any]) -> str:
+    """Search results (the API's JSON shape) as terminal text."""
     lines = [f"Search: {data['query']}  [{data['mode']}, {data['took_ms']:.0f} ms]", _filters_line(data), ""]
     if not data["results"]:
         lines.append("No passages matched.")
@@ -92,6 +93,7 @@ def render_search(data: dict[str, Any]) -> str:
 
 
 def render_answer(data: dict[str, Any]) -> str:
+    """An answer (the API's JSON shape) as terminal text."""
     lines = [f"Question: {data['question']}", _filters_line(data), "", data["answer"], ""]
     for c in data["citations"]:
         lines += [f"[{c['n']}] {cite_line(c)}", f"    \"{_snippet(c['quote'], 300)}\""]

@@ -1,0 +1,70 @@
+"""Names of councils and speakers, normalised the same way at index time and at query time.
+
+`alias_key` is what the indexer merges council spellings by and what query understanding matches a
+question's words against, so "City of Wolverhampton Council", "Wolverhampton City Council" and
+"Wolverhampton" cannot be one council in the index and three in a question. Nothing here knows any
+particular council or person: the word lists are generic (common.language).
+"""
+
+from __future__ import annotations
+
+import re
+
+from common.language import COUNCILLOR_TITLES, GENERIC_COUNCIL_WORDS
+
+_WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+_SPEAKER_PREFIX_RE = re.compile(r"^(?:" + "|".join(COUNCILLOR_TITLES) + r")\.?\s+", re.IGNORECASE)
+
+
+def _place_words(words: list[str]) -> list[str]:
+    """`words` without the generic ones; an "and" between generic words goes too ("City and County of")."""
+    generic = [w in GENERIC_COUNCIL_WORDS for w in words]
+    for i, w in enumerate(words):
+        # "and" joins two places ("Brighton and Hove") or two kinds of body ("City and County of Swansea")
+        if w == "and" and ((i > 0 and generic[i - 1]) or (i + 1 < len(words) and generic[i + 1])):
+            generic[i] = True
+    return [w for w, g in zip(words, generic, strict=True) if not g]
+
+
+def alias_key(name: str) -> str:
+    """Matching key for a council name: place words only, lower case; a (qualifier) is kept.
+
+    "City of Wolverhampton Council", "Wolverhampton City Council" and "Wolverhampton" -> "wolverhampton";
+    "London Borough of Hackney" and "Hackney Council" -> "hackney"; "City of London (Ontario) City
+    Council" -> "london (ontario)". A name that is all generic words keeps them ("City Council").
+    """
+    text = name.lower().replace("&", " and ").replace("’", "'")
+    # "London" names the borough's region here, not the place; elsewhere (City of London) it is the place.
+    text = re.sub(r"\blondon borough of\b", " ", text)
+    qualifiers = re.findall(r"\([^)]*\)", text)
+    text = re.sub(r"\([^)]*\)", " ", text)
+    words = _place_words(_WORD.findall(text))
+    quals = [" ".join(re.findall(r"[a-z0-9]+", q)) for q in qualifiers]
+    key = " ".join(words + [f"({q})" for q in quals if q])
+    return key or " ".join(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+def query_words(text: str) -> str:
+    """Lower-case words of `text`, punctuation other than ' & - dropped, spaces collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w'’& -]", " ", text.lower())).strip()
+
+
+def council_aliases(name: str) -> set[str]:
+    """Lower-case keys a council is known by in a question: its full name and its `alias_key`.
+
+    "City of Wolverhampton Council" -> {"city of wolverhampton council", "wolverhampton"}. A key shorter
+    than three characters is left out: it would match inside ordinary words' neighbourhoods too often.
+    """
+    full = query_words(name)
+    keys = {full, full.replace("&", "and")}
+    key = query_words(alias_key(name))
+    if len(key) >= 3:
+        keys.add(key)
+    return {k for k in keys if k}
+
+
+def speaker_key(name: str) -> str:
+    """Normalised speaker name for matching: "Councillor Jane Francis" == "Cllr Jane Francis"."""
+    key = re.sub(r"\s+", " ", name.strip().lower())
+    key = _SPEAKER_PREFIX_RE.sub("", key)
+    return re.sub(r"[^\w' -]", "", key).strip()

@@ -1,0 +1,209 @@
+"""Typed queries and results of the search core.
+
+The shells read these objects directly (the evaluation reads `Hit.passage`, the CLI prints them);
+`to_dict()` gives the JSON shape the HTTP API documents, so the API, the CLI's `--json` and any
+client see one shape. Citation fields come from the field table (`common.fields`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from common.fields import CITATION_FIELDS, Mode
+from indexer.models import DocumentMeta, Passage
+
+AnswerMode = Literal["extractive", "llm"]
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to look for: the text, how many passages, the retrieval mode and the filters.
+
+    `filters` maps filter names (`common.fields.FILTER_NAMES`) to values as a person gave them;
+    the core validates and canonicalises them. `auto_filters` lets it read more from the text.
+    """
+
+    text: str
+    k: int = 10
+    mode: Mode = "hybrid"
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    auto_filters: bool = True
+
+
+def citation(p: Passage) -> dict[str, Any]:
+    """Where a passage comes from: its document, every citation field of the table, its offsets."""
+    out: dict[str, Any] = {"document_id": p.doc_id}
+    for f in CITATION_FIELDS:
+        out[f.cite_as] = getattr(p, f.name)
+    out["char_start"], out["char_end"] = p.char_start, p.char_end
+    return out
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage."""
+
+    rank: int
+    score: float
+    passage: Passage
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's search result: rank, score, the passage text and its citation."""
+        return {"rank": self.rank, "score": round(self.score, 6), "text": self.passage.text,
+                "citation": citation(self.passage)}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The filters in force for a request, those read from its text, and the values used as boosts."""
+
+    filters: dict[str, str]
+    auto: dict[str, str]
+    boosts: dict[str, list[str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The three keys every search and answer response carries."""
+        return {"filters_applied": dict(self.filters), "auto_filters": dict(self.auto),
+                "boosts": {k: list(v) for k, v in self.boosts.items()}}
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """Ranked passages for one query, with what was applied to get them."""
+
+    query: str
+    mode: Mode
+    k: int
+    applied: Applied
+    hits: list[Hit]
+    took_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's search response."""
+        return {"query": self.query, "mode": self.mode, "k": self.k, **self.applied.to_dict(),
+                "results": [h.to_dict() for h in self.hits], "took_ms": self.took_ms}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A sentence quoted verbatim from a passage: document text[start:end], with who said it."""
+
+    text: str
+    start: int
+    end: int
+    speaker: str | None
+    timestamp: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's quote object."""
+        return {"text": self.text, "start": self.start, "end": self.end, "speaker": self.speaker,
+                "timestamp": self.timestamp}
+
+
+def quote_of(p: Passage, start: int, end: int) -> Quote:
+    """The quote of `p.text[start:end]`, attributed to the speaker turn that holds it."""
+    turn = p.turn_at(p.char_start + start)
+    return Quote(p.text[start:end], p.char_start + start, p.char_start + end,
+                 turn.get("speaker") if turn else p.speaker, turn.get("timestamp") if turn else p.timestamp)
+
+
+@dataclass(frozen=True)
+class AnswerCitation:
+    """One cited passage of an answer; every answer sentence taken from it carries marker `n`.
+
+    `best` is the passage's best supporting quote; `quotes` lists every quote in document order.
+    """
+
+    n: int
+    passage: Passage
+    rank: int
+    score: float
+    best: Quote
+    quotes: list[Quote]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's answer citation: the passage's citation plus its quotes.
+
+        `speaker` and `timestamp` are those of the turn holding the best quote, where the passage has
+        turns; `passage_speaker` and `passage_timestamp` are the passage's own.
+        """
+        p = self.passage
+        out = {"n": self.n, "quote": self.best.text, "text": p.text, "rank": self.rank,
+               "score": round(self.score, 6), **citation(p), "quote_start": self.best.start,
+               "quote_end": self.best.end, "passage_speaker": p.speaker, "passage_timestamp": p.timestamp}
+        if p.turn_at(self.best.start) is not None:
+            out["speaker"], out["timestamp"] = self.best.speaker, self.best.timestamp
+        out["quotes"] = [q.to_dict() for q in self.quotes]
+        return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A cited answer, or `found=False` when the papers hold nothing that answers the question."""
+
+    question: str
+    text: str
+    citations: list[AnswerCitation]
+    mode: AnswerMode
+    found: bool
+    confidence: float
+    applied: Applied
+    took_ms: float = 0.0
+    llm_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's answer response."""
+        return {"question": self.question, **self.applied.to_dict(), "llm_error": self.llm_error,
+                "answer": self.text, "citations": [c.to_dict() for c in self.citations], "mode": self.mode,
+                "found": self.found, "confidence": round(self.confidence, 4), "took_ms": self.took_ms}
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """One page of the document list, ordered by id."""
+
+    total: int
+    limit: int
+    offset: int
+    documents: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's document list."""
+        return {"total": self.total, "limit": self.limit, "offset": self.offset,
+                "documents": [_with_document_id(d) for d in self.documents]}
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """One document's metadata and its full cleaned text (citation offsets refer to it)."""
+
+    meta: DocumentMeta
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's document response."""
+        return {**_with_document_id(self.meta.to_dict()), "text": self.text}
+
+
+@dataclass(frozen=True)
+class Health:
+    """Is the engine up, and over what."""
+
+    index_dir: str
+    model: str
+    passages: int
+    documents: int
+    llm: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's health response."""
+        return {"status": "ok", "index_dir": self.index_dir, "model": self.model, "passages": self.passages,
+                "documents": self.documents, "llm": self.llm}
+
+
+def _with_document_id(d: dict[str, Any]) -> dict[str, Any]:
+    out = dict(d)
+    out["document_id"] = out.pop("doc_id")
+    return out

@@ -1,0 +1,78 @@
+"""Checking a request before it runs: text, k, mode and filters, each refused with the fix.
+
+Filter names come from the field table (`common.fields`); values are canonicalised against the
+index's own facets by `core.query.Vocabulary`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from common.fields import FILTER_FIELDS, FILTER_NAMES, MODES, Mode, is_date_filter
+from core.errors import CoreError
+from core.query import Vocabulary, parse_date
+
+
+def check_text(text: str | None, max_chars: int, what: str = "query") -> str:
+    """The text, stripped; CoreError when it is empty or longer than `max_chars`."""
+    if text is None or not text.strip():
+        raise CoreError("empty_query", f"The {what} is empty: type something to look for.", "invalid",
+                        {"field": "q" if what == "query" else "question"})
+    if len(text) > max_chars:
+        raise CoreError("query_too_long", f"The {what} is {len(text)} characters; the limit is {max_chars}.",
+                        "invalid", {"max_chars": max_chars})
+    return text.strip()
+
+
+def check_k(k: Any, max_k: int) -> int:
+    """k itself when it is a whole number from 1 to `max_k`."""
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= max_k:
+        raise CoreError("invalid_k", f"k must be between 1 and {max_k}; got {k!r}.", "invalid",
+                        {"min": 1, "max": max_k})
+    return k
+
+
+def check_mode(mode: Any) -> Mode:
+    """The mode when it is one of `common.fields.MODES`."""
+    for m in MODES:
+        if mode == m:
+            return m
+    raise CoreError("invalid_mode", f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", "invalid",
+                    {"valid": list(MODES)})
+
+
+def check_filters(filters: Mapping[str, Any] | None, vocabulary: Vocabulary) -> dict[str, str]:
+    """Hand-set filters to canonical facet values; unknown names or values raise CoreError."""
+    out: dict[str, str] = {}
+    for name, value in (filters or {}).items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if name not in FILTER_NAMES:
+            raise CoreError("unknown_filter", f"Unknown filter {name!r}; filters are {', '.join(FILTER_NAMES)}.",
+                            "invalid", {"field": name, "valid": list(FILTER_NAMES)})
+        out[name] = _resolve_one(name, str(value), vocabulary)
+    for f in FILTER_FIELDS:
+        if f.filter != "date":
+            continue
+        lo, hi = (out.get(n) for n in f.filter_names)
+        if lo and hi and lo > hi:
+            a, b = f.filter_names
+            raise CoreError("invalid_date_range", f"{a} {lo} is after {b} {hi}.", "invalid", {a: lo, b: hi})
+    return out
+
+
+def _resolve_one(name: str, value: str, vocabulary: Vocabulary) -> str:
+    if is_date_filter(name):
+        try:
+            return parse_date(value, end=name.endswith("_to"))
+        except ValueError as exc:
+            raise CoreError("invalid_date", f"{name}: {value!r} is not a valid date; use YYYY-MM-DD.", "invalid",
+                            {"field": name, "value": value}) from exc
+    try:
+        return vocabulary.resolve(name, value)
+    except LookupError as exc:
+        valid = list(exc.args[0]) if exc.args else []
+        shown = ", ".join(valid[:20]) + (" ..." if len(valid) > 20 else "")
+        raise CoreError("unknown_filter_value", f"No {name} {value!r} in the index. Valid values: {shown}",
+                        "invalid", {"field": name, "value": value, "valid": valid[:500]}) from exc
