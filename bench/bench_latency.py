@@ -25,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.fields import MODES  # noqa: E402
+
 QUESTIONS = [
     "what did Wolverhampton say about youth zone funding",
     "How many voluntary organisations are there in Salford?",
@@ -108,7 +110,7 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, required=True)
     ap.add_argument("--n", type=int, default=100, help="Requests per endpoint.")
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--mode", default="hybrid", choices=["hybrid", "bm25", "dense"])
+    ap.add_argument("--mode", default="hybrid", choices=list(MODES))
     ap.add_argument("--server", action="store_true", help="Real uvicorn server + httpx instead of TestClient.")
     ap.add_argument("--warm", action="store_true", help="Keep query-embedding caches between requests.")
     ap.add_argument("--smoke", action="store_true", help="A few queries only (CI).")

@@ -14,14 +14,20 @@ Adding a document metadata field (say `ward`, read from sidecars and manifests) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Level = Literal["document", "passage"]
 # How a field filters: "exact" matches the canonical value, "date" gives a from/to range,
 # "speaker" matches any speaker turn in the passage (not only its first).
 FilterKind = Literal["none", "exact", "date", "speaker"]
 Mode = Literal["hybrid", "bm25", "dense"]
-MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
+MODES: tuple[Mode, ...] = get_args(Mode)
+# What a person reads for each retrieval mode.
+MODE_LABELS: dict[Mode, str] = {
+    "hybrid": "Hybrid: words and meaning (recommended)",
+    "bm25": "Exact words only",
+    "dense": "Meaning only",
+}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,12 @@ GENERIC_COUNCIL_WORDS: frozenset[str] = frozenset((
     "the", "of", "city", "council", "borough", "metropolitan", "county", "district", "parish", "town",
     "corporation", "royal", "mbc", "cc", "bc", "dc", "community", "village", "unitary", "authority", "combined",
 ))  # fmt: skip
+# How an official name may lead into the place ("London Borough of Hackney"): a question that says so
+# names that one council, not also one called "London" (lower case, longest first).
+COUNCIL_NAME_PREFIXES: tuple[str, ...] = (
+    "london borough of", "royal borough of", "city and county of", "metropolitan borough of", "borough of",
+    "county of", "city of",
+)  # fmt: skip
 # A name holding one of these is an official body's name, preferred as the canonical spelling.
 OFFICIAL_WORDS: tuple[str, ...] = ("council", "corporation", "commission", "authority", "board")
 # Words of a meeting's kind that are glued to a council's name in headings ("Annual Council").
@@ -40,7 +46,8 @@ NOT_PLACE_FIRST_WORDS: frozenset[str] = frozenset((
     "next", "last", "both", "municipal", "your", "ordinary", "whole", "joint", "regional", "national", "state",
 ))  # fmt: skip
 # Words that are never part of a place's name wherever they stand in it: pronouns, determiners, and the
-# month names ("May" is a place word too often: Theresa May, and it is also a modal verb in headings).
+# month names other than "May", which is also a surname and a word of place names, so it alone rules
+# nothing out.
 NOT_PLACE_WORDS: frozenset[str] = frozenset(
     ("that", "this", "your", "our", "their", "his", "her", "its", "we", "it", "i", "which", "the")
 ) | (frozenset(MONTHS) - {"may"})
@@ -147,7 +154,7 @@ def prose_words(text: str) -> frozenset[str]:
 
 
 # Words that qualify a place's name without being common-English subjects ("Greater Manchester", "North
-# Tyneside", "Lower Kersal"): a document may write them in lower case and the name is still a place.
+# Tyneside", "Upper Norwood"): a document may write them in lower case and the name is still a place.
 PLACE_MODIFIERS: frozenset[str] = frozenset((
     "greater", "great", "little", "north", "south", "east", "west", "northern", "southern", "eastern",
     "western", "central", "mid", "upper", "lower", "new", "old", "high", "inner", "outer",

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import re
 
-from common.language import COUNCILLOR_TITLES, GENERIC_COUNCIL_WORDS
+from common.language import COUNCIL_NAME_PREFIXES, COUNCILLOR_TITLES, GENERIC_COUNCIL_WORDS
+
+_PREFIX_RE = re.compile(
+    r"(?<![\w])(?:" + "|".join(r"\s+".join(map(re.escape, p.split())) for p in COUNCIL_NAME_PREFIXES) + r")(?![\w])",
+    re.IGNORECASE,
+)
 
 _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 _SPEAKER_PREFIX_RE = re.compile(r"^(?:" + "|".join(COUNCILLOR_TITLES) + r")\.?\s+", re.IGNORECASE)
@@ -52,15 +57,27 @@ def query_words(text: str) -> str:
 def council_aliases(name: str) -> set[str]:
     """Lower-case keys a council is known by in a question: its full name and its `alias_key`.
 
-    "City of Wolverhampton Council" -> {"city of wolverhampton council", "wolverhampton"}. A key shorter
-    than three characters is left out: it would match inside ordinary words' neighbourhoods too often.
+    "City of Wolverhampton Council" -> {"city of wolverhampton council", "wolverhampton"}; "Brighton &
+    Hove City Council" also "brighton and hove" and "brighton & hove". A key shorter than three
+    characters is left out: it would turn up in too many questions by chance.
     """
     full = query_words(name)
     keys = {full, full.replace("&", "and")}
     key = query_words(alias_key(name))
     if len(key) >= 3:
         keys.add(key)
+    # "&" and "and" are one word in a council's name: alias_key reads them alike, so must a question
+    keys |= {k.replace(" and ", " & ") for k in keys}
     return {k for k in keys if k}
+
+
+def name_prefix_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of official-name prefixes in `text` ("London Borough of", "City of").
+
+    A council matched wholly inside one is part of another council's name, not a mention of its own:
+    "London" in "London Borough of Hackney" is not the City of London, as `alias_key` reads it too.
+    """
+    return [m.span() for m in _PREFIX_RE.finditer(text)]
 
 
 def speaker_key(name: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from common.dates import MONTH_PATTERN, month_number, month_period, period_bound
 from common.fields import BY_NAME
 from common.language import COUNCILLOR_TITLES, DOC_TYPE_WORDS
-from common.names import council_aliases, speaker_key
+from common.names import council_aliases, name_prefix_spans, speaker_key
 from common.names import query_words as _words
 
 # Council names (alias_key, council_aliases), speaker names, months and document-type words come from
@@ -163,7 +163,10 @@ class Vocabulary:
         if self._council_re is None:
             return []
         found: list[Mention] = []
+        prefixes = name_prefix_spans(text)
         for m in self._council_re.finditer(text):
+            if any(s <= m.start() and m.end() <= e for s, e in prefixes):
+                continue  # "london" of "london borough of hackney": part of Hackney's name, as alias_key reads it
             names = sorted(self._council_by_alias[_words(m.group(1))])
             found.append(Mention("council", names, m.span(), len(names) == 1))
         distinct = {tuple(m.values) for m in found}
@@ -261,7 +264,8 @@ def _dates_in(text: str) -> list[Mention]:
 
 
 def _month_range(m: re.Match[str]) -> list[str]:
-    month, year = month_number(m.group(m.lastindex - 1)), int(m.group(m.lastindex))  # type: ignore[operator]
+    last = m.lastindex or 0  # every pattern that calls this ends in (month)(year)
+    month, year = month_number(m.group(last - 1)), int(m.group(last))
     return list(month_period(year, month))
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from common.fields import FILTER_NAMES, filter_help
+from common.fields import FILTER_NAMES, MODES, filter_help
 from common.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -80,7 +80,8 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Index folders of .txt, .md, .html, .pdf and .docx council papers."""
-    from indexer.build import IndexBuildError, build_index
+    from core.build import IndexBuildError
+    from core.build import index as build_index
 
     settings = make_settings(index_dir=index_dir, model=model, embed_backend=backend, faiss_index=faiss_index,
                              vector_backend=vector_backend)
@@ -110,7 +111,7 @@ def serve(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 10,
-    mode: Annotated[str, typer.Option("--mode", help="hybrid|bm25|dense")] = "hybrid",
+    mode: Annotated[str, typer.Option("--mode", help="|".join(MODES))] = "hybrid",
     no_auto_filters: NoAutoFilters = False,
     as_json: AsJson = False,
     index_dir: IndexDir = None,

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common import __version__
+from common.fields import FIELDS
 from common.settings import Settings
 from indexer.cache import EmbeddingCache
 from indexer.dense import FaissDense, choose_faiss_kind
@@ -123,7 +124,8 @@ def build_index(
     report = BuildReport(index_dir=index_dir)
     embedders = EmbedderHandle(settings, embedder)
     fingerprint = {"model": embedders.model_id(), "chunk_tokens": settings.chunk_tokens,
-                   "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_VERSION}
+                   "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_VERSION,
+                   "fields": [f.name for f in FIELDS]}
     previous = PreviousIndex(index_dir, fingerprint)
     try:
         # `load_document` is looked up here, at call time, so that a substituted loader is the one used.

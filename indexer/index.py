@@ -91,6 +91,12 @@ class CouncilIndex:
                 f"The index at {folder} is incomplete or damaged ({exc}). Rebuild it with: "
                 f"councilqa index corpus/ --index-dir {folder}"
             ) from exc
+        missing = passages.missing_columns()
+        if missing:
+            raise IndexLoadError(
+                f"The index at {folder} was built before the field(s) {', '.join(missing)} were declared. "
+                f"Rebuild it with: councilqa index corpus/ --index-dir {folder}"
+            )
         if dense.size != manifest["passages"] or passages.count() != manifest["passages"]:
             raise IndexLoadError(
                 f"The index at {folder} is inconsistent: manifest says {manifest['passages']} passages, "

@@ -7,14 +7,12 @@ instead of crashing on them.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import hashlib
 import io
 import json
 import logging
 import zipfile
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -257,21 +255,6 @@ def content_hash(raw: bytes, record: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-# Bytes a caller has already read, for a `load_document` it reaches through a wrapper that only
-# passes (path, registry): the build's loader can be substituted with that signature.
-_ALREADY_READ: ContextVar[tuple[Path, bytes] | None] = ContextVar("councilqa_already_read", default=None)
-
-
-@contextlib.contextmanager
-def bytes_already_read(path: Path, raw: bytes) -> Iterator[None]:
-    """Within this block, `load_document(path)` uses `raw` instead of reading the file again."""
-    token = _ALREADY_READ.set((Path(path), raw))
-    try:
-        yield
-    finally:
-        _ALREADY_READ.reset(token)
-
-
 def read_file(path: Path) -> bytes:
     """The file's bytes; SkipFile with the reason when it cannot be read."""
     try:
@@ -281,12 +264,7 @@ def read_file(path: Path) -> bytes:
 
 
 def _bytes_of(path: Path, raw: bytes | None) -> bytes:
-    if raw is not None:
-        return raw
-    supplied = _ALREADY_READ.get()
-    if supplied is not None and supplied[0] == path:
-        return supplied[1]
-    return read_file(path)
+    return raw if raw is not None else read_file(path)
 
 
 def load_document(path: Path, registry: CouncilRegistry | None = None, raw: bytes | None = None) -> Document:

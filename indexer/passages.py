@@ -91,7 +91,13 @@ class PassageStore:
         self._db.close()
 
     # -- reading -------------------------------------------------------------------------------
+    def missing_columns(self) -> list[str]:
+        """Columns the field table declares that this store lacks (it was built before they were added)."""
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(passages)")}
+        return [c for c in _PASSAGE_COLS if c not in have]
+
     def count(self) -> int:
+        """Number of passages."""
         return int(self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
 
     def get(self, rows: Sequence[int]) -> list[Passage]:

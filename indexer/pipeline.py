@@ -23,14 +23,13 @@ from indexer.cache import EmbeddingCache, text_key
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.embed import Embedder, choose_backend, load_embedder, model_id_for
 from indexer.index import PASSAGES, IndexLoadError, read_manifest, recover_interrupted
-from indexer.loaders import bytes_already_read, discover, read_file
+from indexer.loaders import discover, read_file
 from indexer.metadata import MANIFEST_NAMES, CouncilRegistry, recanonicalise
 from indexer.models import Document, Passage, SkipFile
 from indexer.passages import PassageStore
 
-# Called as loader(path): the build passes `load_document`, which finds the bytes through
-# `bytes_already_read`; a loader substituted with load_document's (path, registry) signature works too.
-Loader = Callable[[Path], Document]
+# Called as loader(path, None, raw): `load_document`'s signature, given the bytes the build already read.
+Loader = Callable[[Path, None, bytes], Document]
 Chunker = Callable[[Document], list[Passage]]
 
 
@@ -203,8 +202,7 @@ def parse(record: FileRecord, loader: Loader) -> None:
     """
     assert record.raw is not None, "read the file first"
     try:
-        with bytes_already_read(record.path, record.raw):
-            record.doc = loader(record.path)
+        record.doc = loader(record.path, None, record.raw)
     except SkipFile as exc:
         record.skip = str(exc)
     except Exception as exc:  # one bad file must not stop the build; its reason is reported

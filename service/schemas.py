@@ -41,7 +41,7 @@ Filters = create_model(
     "(dates as YYYY-MM-DD).", **_filter_fields(),
 )
 
-Citation = create_model(
+Citation = create_model(  # type: ignore[call-overload]
     "Citation", __doc__="Where a passage comes from: its document, the citation fields, its offsets.",
     document_id=(str, PydField(..., description="Id of the cited document (see GET /documents/{id}).")),
     **{f.cite_as: (_optional(f), PydField(None, description=f.description)) for f in CITATION_FIELDS},
@@ -54,7 +54,7 @@ class SearchResult(BaseModel):
     rank: int = PydField(..., description="1-based rank.")
     score: float = PydField(..., description="Fused RRF score (hybrid), BM25 score (bm25) or cosine (dense).")
     text: str = PydField(..., description="The passage text, verbatim from the document.")
-    citation: Citation = PydField(..., description="Where the passage comes from.")  # type: ignore[valid-type]
+    citation: Citation = PydField(..., description="Where the passage comes from.")
 
 
 class SearchResponse(BaseModel):
@@ -94,7 +94,7 @@ class Quote(BaseModel):
     timestamp: str | None = PydField(None, description="Start time of that turn, h:mm:ss.")
 
 
-class AnswerCitation(Citation):  # type: ignore[valid-type,misc]
+class AnswerCitation(Citation):
     """One cited passage; every answer sentence taken from it carries its [n]."""
 
     n: int = PydField(..., description="The marker number, [n] in the answer; numbered in order of first use.")
@@ -170,7 +170,7 @@ class DocumentsResponse(BaseModel):
     total: int = PydField(..., description="Number of documents in the index.")
     limit: int = PydField(..., description="Page size.")
     offset: int = PydField(..., description="Offset of this page.")
-    documents: list[DocumentSummary] = PydField(  # type: ignore[valid-type]
+    documents: list[DocumentSummary] = PydField(
         ..., description="This page of documents, ordered by id.")
 
 

@@ -211,9 +211,9 @@ def test_unchanged_files_are_not_parsed_again(tmp_path: Path, corpus: Path, monk
     parsed: list[str] = []
     real = build_module.load_document
 
-    def spy(path: Path, registry: object = None):  # type: ignore[no-untyped-def]
+    def spy(path: Path, registry: object = None, raw: bytes | None = None):  # type: ignore[no-untyped-def]
         parsed.append(path.name)
-        return real(path, registry)
+        return real(path, registry, raw)
 
     monkeypatch.setattr(build_module, "load_document", spy)
     report = build_index([corpus], settings, embedder=FakeEmbedder(), progress=False)

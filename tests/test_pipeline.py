@@ -49,14 +49,14 @@ def _read(path: Path) -> FileRecord:
 
 
 class _CountingLoader:
-    """`load_document` with its (path, registry) signature, recording the files it parses."""
+    """`load_document` with its (path, registry, raw) signature, recording the files it parses."""
 
     def __init__(self) -> None:
         self.parsed: list[str] = []
 
-    def __call__(self, path: Path, registry: object = None) -> Document:
+    def __call__(self, path: Path, registry: object = None, raw: bytes | None = None) -> Document:
         self.parsed.append(path.name)
-        return load_document(path, None)
+        return load_document(path, None, raw)
 
 
 @pytest.fixture()

@@ -18,17 +18,12 @@ if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts only ui/ on the 
 import streamlit as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from common.fields import FACET_FIELDS, FILTER_FIELDS, Field  # noqa: E402
+from common.fields import FACET_FIELDS, FILTER_FIELDS, MODE_LABELS, Field  # noqa: E402
 from common.settings import Settings  # noqa: E402
 from ui import render, state  # noqa: E402
 from ui.api_client import ApiClient, ServiceProblem  # noqa: E402
 
 EXAMPLE = "what did Wolverhampton say about youth zone funding"
-MODE_LABELS = {
-    "hybrid": "Hybrid: words and meaning (recommended)",
-    "bm25": "Exact words only",
-    "dense": "Meaning only",
-}
 # The pickers in the sidebar: every filter of the field table whose values /facets lists.
 FACETS = [(f.name, f.label, str(f.facet)) for f in FACET_FIELDS if f.filter in ("exact", "speaker")]
 DATE_FIELDS = [f for f in FILTER_FIELDS if f.filter == "date"]

@@ -16,7 +16,7 @@ _ERRORS = {422: {"model": ErrorResponse, "description": "Invalid question, k, fi
 
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS,  # type: ignore[arg-type]
              summary="Answer a question with citations")
-async def ask(body: AskRequest, engine: EngineDep) -> dict:  # type: ignore[valid-type]
+async def ask(body: AskRequest, engine: EngineDep) -> dict:
     filters = {name: getattr(body, name) for name in FILTER_NAMES}
-    query = Query(body.question, body.k, body.mode, filters, body.auto_filters)  # type: ignore[attr-defined]
+    query = Query(body.question, body.k, body.mode, filters, body.auto_filters)
     return (await run_in_threadpool(engine.ask, query)).to_dict()
