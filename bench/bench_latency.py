@@ -117,8 +117,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from common.settings import Settings
-    from service.app import create_app
     from core.engine import Engine
+    from service.app import create_app
 
     t = time.perf_counter()
     engine = Engine.load(Settings(index_dir=args.index_dir))

@@ -6,10 +6,12 @@ command-line flags, which override them. Bad values are refused at start-up with
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,7 +19,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
 
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
+    """Every setting of the system, read from `COUNCILQA_*` environment variables or `.env`, checked on creation."""
+
     model_config = SettingsConfigDict(env_prefix="COUNCILQA_", env_file=".env", extra="ignore")
 
     # Index and corpus
@@ -57,8 +75,24 @@ class Settings(BaseSettings):
     # Service
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    reload_check_s: float = Field(
+        2.0, ge=0, description="How often (seconds, between requests) a running service looks for a new build "
+        "of its index and swaps it in whole; 0 turns this off (SIGHUP still reloads).",
+    )
     max_query_chars: int = Field(1000, ge=1)
     max_k: int = Field(100, ge=1)
+    max_body_bytes: int = Field(65_536, ge=1024, description="Largest request body accepted; larger ones get a "
+                                "413 before they are read.")
+    body_read_timeout_s: float = Field(10.0, gt=0, description="A request body still arriving after this many "
+                                       "seconds gets a 408 (slow clients must not hold connections).")
+    keep_alive_timeout_s: int = Field(5, ge=1, description="uvicorn's timeout_keep_alive: idle keep-alive "
+                                      "connections are closed after this many seconds.")
+    max_connections: int | None = Field(None, ge=1, description="uvicorn's limit_concurrency: above this many "
+                                        "connections at once new ones get a 503; unset, no limit.")
+    expose_details: bool = Field(False, description="Show the index's absolute path in /health and library "
+                                 "versions in /stats; off by default, as anyone who can reach the API sees them.")
+    log_queries: bool = Field(False, description="Let the access log show query strings (what people searched "
+                              "for); off by default, so it shows the path only.")
     answer_min_evidence: float = Field(
         0.85, description="Abstain below this evidence score (best sentence cosine + 0.5 x keyword coverage); "
         "calibrated for all-MiniLM-L6-v2 with `python -m evaluation.calibrate`, recalibrate for other models.",
@@ -75,6 +109,12 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(30.0, gt=0)
     llm_context_tokens: int = Field(3000, ge=256)
+    llm_max_concurrent: int = Field(4, ge=1, description="Model calls in flight at once; an answer that finds "
+                                    "every slot taken falls back to the extractive one at once.")
+    llm_breaker_failures: int = Field(5, ge=1, description="Failures or timeouts in a row after which the model "
+                                      "is skipped for `llm_breaker_cooldown_s`.")
+    llm_breaker_cooldown_s: float = Field(30.0, gt=0, description="How long the model is skipped once the "
+                                          "breaker opens; then one trial call decides.")
 
     @field_validator("api_url", "llm_base_url")
     @classmethod
@@ -91,14 +131,22 @@ class Settings(BaseSettings):
             )
         if self.llm_base_url and not self.llm_model:
             raise ValueError("COUNCILQA_LLM_BASE_URL is set but COUNCILQA_LLM_MODEL is not; set both or neither")
+        if self.llm_base_url and self.llm_base_url.startswith("http://") and not is_loopback_url(self.llm_base_url):
+            raise ValueError(
+                f"COUNCILQA_LLM_BASE_URL {self.llm_base_url!r} is plain http to another machine: the API key and "
+                "the passages would cross the network in clear. Use https://, or reach the model through "
+                "127.0.0.1, ::1 or localhost (e.g. an SSH tunnel)."
+            )
         return self
 
     @property
     def resolved_cache_dir(self) -> Path:
+        """The embedding cache folder: `cache_dir` if set, else `.councilqa-cache` beside the index folder."""
         return self.cache_dir or self.index_dir.resolve().parent / ".councilqa-cache"
 
     @property
     def resolved_model_cache_dir(self) -> Path:
+        """Where exported models are kept: `model_cache_dir`, else `councilqa` under $XDG_CACHE_HOME or ~/.cache."""
         if self.model_cache_dir:
             return self.model_cache_dir
         xdg = os.environ.get("XDG_CACHE_HOME")
@@ -107,4 +155,5 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The settings from the environment, read once per process and shared."""
     return Settings()

@@ -44,6 +44,8 @@ _FRAGMENT_PENALTY = 0.1
 
 @dataclass
 class Unit:
+    """A quotable sentence-like span of one retrieved passage, with its block and how many passages hold it."""
+
     passage_index: int
     start: int  # offsets into the passage text
     end: int
@@ -54,6 +56,8 @@ class Unit:
 
 @dataclass
 class AnswerConfig:
+    """The weights and thresholds of extractive answering: abstention, scoring, MMR selection, quote length."""
+
     abstain_below: float = 0.85  # evidence score = best cosine + coverage_weight * keyword coverage
     coverage_weight: float = 0.5
     keyword_weight: float = 0.30
@@ -70,6 +74,8 @@ class AnswerConfig:
 
 @dataclass
 class Chosen:
+    """A quote for the answer: its first unit, its score and cosine, and where it ends once extended or merged."""
+
     unit: Unit
     score: float
     cosine: float
@@ -77,15 +83,19 @@ class Chosen:
 
     @property
     def start(self) -> int:
+        """Where the quote starts in the passage text."""
         return self.unit.start
 
     @property
     def stop(self) -> int:
+        """Where the quote ends in the passage text: `end` when extended or merged, else the unit's end."""
         return self.end if self.end >= 0 else self.unit.end
 
 
 @dataclass
 class Extraction:
+    """The outcome of `extract`: the chosen quotes, whether the evidence sufficed, its scores and the units seen."""
+
     chosen: list[Chosen] = field(default_factory=list)
     found: bool = False
     confidence: float = 0.0
@@ -273,6 +283,11 @@ def extract(
     question_vec: np.ndarray, question_terms: set[str], passages: Sequence[Passage],
     encode: Callable[[list[str]], np.ndarray], cfg: AnswerConfig, question: str = "",
 ) -> Extraction:
+    """The quotes from the passages that best answer the question, or an abstention.
+
+    Units are scored against the question (cosine, keywords, numbers, shared spans, fragments); when the
+    evidence score falls below `cfg.abstain_below` the result has `found=False` and no quotes.
+    """
     units = passage_units(passages)
     if not units:
         return Extraction()
@@ -364,6 +379,7 @@ _SPACES = re.compile(r"\s+")
 
 
 def one_line(text: str) -> str:
+    """The text with every run of whitespace (newlines included) made one space, stripped."""
     return _SPACES.sub(" ", text).strip()
 
 

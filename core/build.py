@@ -12,11 +12,17 @@ from pathlib import Path
 from common.settings import Settings
 from indexer.build import BuildReport, IndexBuildError, build_index
 from indexer.embed import Embedder
+from indexer.index import current_build_id
 
-__all__ = ["BuildReport", "IndexBuildError", "index"]
+__all__ = ["BuildReport", "IndexBuildError", "build_on_disk", "index"]
 
 
 def index(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None = None, progress: bool = True,
           force: bool = False) -> BuildReport:
     """Index folders or files of council papers into `settings.index_dir` (incremental, atomic)."""
     return build_index(paths, settings, embedder=embedder, progress=progress, force=force)
+
+
+def build_on_disk(folder: Path) -> str | None:
+    """The id of the build in `folder` now (None when there is no readable index): how a service sees a rebuild."""
+    return current_build_id(folder)

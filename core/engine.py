@@ -4,9 +4,13 @@
 (BM25 and dense, fused), and returns `SearchResults` or a cited `Answer`; it also lists and reads
 documents. It knows nothing of HTTP or terminals; its one error type is `CoreError`.
 
+One engine is one build: the index parts it loaded (vectors, BM25, the passage store's open
+connection) are never reopened from the folder, so a rebuild swapping the folder cannot mix builds
+inside a request; a service picks up a new build by loading a new engine (service/holder.py).
+
 Thread safety: the engine is shared by the server's worker threads. FAISS and bm25s searches are
-read-only; each thread gets its own SQLite connection; the query encoder runs under a lock
-(tokenizers are not re-entrant) behind an LRU cache; the caches are bounded LRUs.
+read-only; the passage store's connection is shared under a lock; the query encoder runs under a
+lock (tokenizers are not re-entrant) behind an LRU cache; the caches are bounded LRUs.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from core.results import Answer, DocumentPage, DocumentText, Health, Hit, Query,
 from core.retrieval import BOOST_WEIGHT, apply_boosts, candidate_count, ranked_rows, rrf
 from core.validate import check_filters, check_k, check_mode, check_text
 from indexer.embed import Embedder, load_embedder, model_id_for
-from indexer.index import PASSAGES, CouncilIndex, IndexLoadError
+from indexer.index import CouncilIndex, IndexLoadError
 from indexer.models import Passage
 from indexer.passages import PassageStore
 
@@ -53,9 +57,6 @@ class Engine:
         self.settings = settings
         self.answer_config = answer_config or ans.AnswerConfig(abstain_below=settings.answer_min_evidence)
         self.strip_filter_words = True  # drop words that became filters from the BM25 query
-        self._local = threading.local()
-        self._stores: list[PassageStore] = []
-        self._stores_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
         self._encode_lock = threading.Lock()
         self._facets = index.passages.facets()
@@ -73,12 +74,8 @@ class Engine:
         return cls(index, embedder or load_embedder(settings), settings)
 
     def close(self) -> None:
-        """Release the worker pool and every open passage store."""
+        """Release the worker pool and the passage store; the engine answers nothing after this."""
         self._pool.shutdown(wait=False)
-        with self._stores_lock:
-            for store in self._stores:
-                store.close()
-            self._stores.clear()
         self.index.passages.close()
 
     def clear_query_cache(self) -> None:
@@ -95,13 +92,9 @@ class Engine:
 
     # -- shared resources ------------------------------------------------------------------------
     def _store(self) -> PassageStore:
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = PassageStore(self.index.folder / PASSAGES)
-            self._local.store = store
-            with self._stores_lock:
-                self._stores.append(store)
-        return store
+        # The store opened with the rest of this build: a thread must never open the folder anew, which
+        # after a rebuild would be the next build's file.
+        return self.index.passages
 
     def _encode_query_uncached(self, text: str) -> np.ndarray:
         with self._encode_lock:
@@ -269,7 +262,7 @@ class Engine:
     def health(self) -> Health:
         """What is being served."""
         return Health(str(self.index.folder), self.index.model_id, int(self._facets["passages"]),
-                      int(self._facets["documents"]), bool(self.settings.llm_base_url))
+                      int(self._facets["documents"]), bool(self.settings.llm_base_url), self.index.build_id)
 
     def stats(self) -> dict[str, Any]:
         """The manifest, counts and cache figures."""

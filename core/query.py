@@ -52,6 +52,12 @@ parse_date = period_bound
 
 @dataclass
 class Mention:
+    """A council, speaker, document type or period named in a query.
+
+    `values` are canonical facet values, `span` is where the query names it, and `as_filter` says it is
+    unambiguous enough to be a candidate filter (else it is a boost).
+    """
+
     field: str  # council | speaker | doc_type | date
     values: list[str]  # canonical facet values (date: [date_from, date_to], either may be "")
     span: tuple[int, int]
@@ -60,6 +66,8 @@ class Mention:
 
 @dataclass
 class Understanding:
+    """What `Vocabulary.understand` found in one query: its mentions, none overlapping another."""
+
     mentions: list[Mention] = field(default_factory=list)
 
     def candidate_filters(self) -> dict[str, str]:
@@ -76,6 +84,7 @@ class Understanding:
         return out
 
     def boosts(self) -> dict[str, list[str]]:
+        """Values from ambiguous mentions, by field, in order found and without repeats; a period as "from..to"."""
         out: dict[str, list[str]] = defaultdict(list)
         for m in self.mentions:
             if not m.as_filter:
@@ -87,6 +96,7 @@ class Understanding:
         return dict(out)
 
     def spans_for(self, fields: Iterable[str]) -> list[tuple[int, int]]:
+        """The query spans of the mentions of these fields (date_from or date_to: the date mentions)."""
         wanted = set(fields)
         if wanted & {"date_from", "date_to"}:
             wanted.add("date")
@@ -154,6 +164,7 @@ class Vocabulary:
 
     # -- understanding -----------------------------------------------------------------------
     def understand(self, query: str) -> Understanding:
+        """The councils, speakers, periods and document types named in the query, overlaps dropped."""
         text = query.lower().replace("’", "'")
         mentions = self._councils_in(text) + self._speakers_in(query, text)
         mentions += _dates_in(text) + self._doc_types_in(text)

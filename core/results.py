@@ -196,11 +196,12 @@ class Health:
     passages: int
     documents: int
     llm: bool
+    build_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The API's health response."""
         return {"status": "ok", "index_dir": self.index_dir, "model": self.model, "passages": self.passages,
-                "documents": self.documents, "llm": self.llm}
+                "documents": self.documents, "llm": self.llm, "build_id": self.build_id}
 
 
 def _with_document_id(d: dict[str, Any]) -> dict[str, Any]:

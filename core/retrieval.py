@@ -21,6 +21,7 @@ BOOST_WEIGHT = 0.5 / (RRF_K + 1)
 
 
 def candidate_count(k: int) -> int:
+    """How many candidates each retriever fetches for `k` results: five times `k`, at least 50."""
     return max(50, 5 * k)
 
 

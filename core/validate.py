@@ -13,16 +13,35 @@ from common.fields import FILTER_FIELDS, FILTER_NAMES, MODES, Mode, is_date_filt
 from core.errors import CoreError
 from core.query import Vocabulary, parse_date
 
+MAX_PAGE = 1000  # documents per page of GET /documents
+MAX_OFFSET = 2**63 - 1  # the largest SQLite INTEGER: a larger OFFSET overflows
+
 
 def check_text(text: str | None, max_chars: int, what: str = "query") -> str:
-    """The text, stripped; CoreError when it is empty or longer than `max_chars`."""
+    """The text, stripped; CoreError when it is empty, longer than `max_chars` or not encodable as UTF-8."""
     if text is None or not text.strip():
         raise CoreError("empty_query", f"The {what} is empty: type something to look for.", "invalid",
                         {"field": "q" if what == "query" else "question"})
     if len(text) > max_chars:
         raise CoreError("query_too_long", f"The {what} is {len(text)} characters; the limit is {max_chars}.",
                         "invalid", {"max_chars": max_chars})
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800" decodes to one): no tokenizer takes it
+        raise CoreError("invalid_text", f"The {what} holds U+{ord(text[exc.start]):04X} at position {exc.start}, "
+                        "half of a surrogate pair and not a character: send the text as valid UTF-8.", "invalid",
+                        {"field": "q" if what == "query" else "question", "position": exc.start}) from exc
     return text.strip()
+
+
+def check_paging(limit: Any, offset: Any) -> tuple[int, int]:
+    """(limit, offset) when limit is 1..`MAX_PAGE` and offset 0..`MAX_OFFSET` (what SQLite can take)."""
+    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (limit, offset))
+    if not ok or not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+        raise CoreError("invalid_paging", f"limit must be 1..{MAX_PAGE} and offset 0..{MAX_OFFSET}; got limit "
+                        f"{limit!r}, offset {offset!r}.", "invalid",
+                        {"limit": limit, "offset": offset, "max_limit": MAX_PAGE, "max_offset": MAX_OFFSET})
+    return limit, offset
 
 
 def check_k(k: Any, max_k: int) -> int:

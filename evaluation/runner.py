@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from common.settings import Settings
 from evaluation.backends import MODES, AskResult, Backend, HttpBackend, InProcessBackend
 from evaluation.gold import GoldError, GoldQuestion, load_gold
 from evaluation.judge import EvidenceJudge
 from evaluation.metrics import METRICS, build_qrels, build_run, per_question, scores, significance
-from common.settings import Settings
 
 K = 10
 GATE_METRIC = "recall@5"

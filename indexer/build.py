@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -224,6 +225,7 @@ def _manifest(
         "vector_backend": settings.vector_backend,
         "versions": _versions(),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_id": uuid.uuid4().hex[:16],  # what a running service reports, and how it sees a new build
     }
 
 

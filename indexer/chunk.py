@@ -22,12 +22,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 @dataclass(frozen=True)
 class ChunkSettings:
+    """Chunk size and overlap in cl100k_base tokens, and the most tokens the embedding model reads."""
+
     chunk_tokens: int = 200
     chunk_overlap: int = 30
     max_model_tokens: int = 254  # the embedder's limit, in its own tokens
 
     @property
     def min_fill(self) -> int:
+        """The fewest tokens a chunk must hold before a new speaker turn starts another: a third of a chunk."""
         return self.chunk_tokens // 3
 
 

@@ -69,6 +69,7 @@ def drop_consecutive_duplicates(lines: list[str]) -> list[str]:
 
 
 def fix_spacing(line: str) -> str:
+    """The line with runs of spaces and tabs made one space, stripped, and no space before punctuation."""
     line = _MULTISPACE_RE.sub(" ", line).strip()
     return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", line)
 

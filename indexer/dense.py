@@ -35,6 +35,8 @@ def _omp_threads(n: int) -> Iterator[None]:
 
 
 class DenseIndex(Protocol):
+    """What the search core needs of a dense vector backend (FAISS or Milvus): search and save."""
+
     kind: str
     size: int
     dimension: int
@@ -45,10 +47,13 @@ class DenseIndex(Protocol):
         """Scores and rows, shape (len(queries), k); missing hits are row -1."""
         ...
 
-    def save(self, folder: Path) -> None: ...
+    def save(self, folder: Path) -> None:
+        """Write the index into the index folder, for the backend's `load` to read back."""
+        ...
 
 
 def choose_faiss_kind(n: int, requested: str, exact_max: int) -> str:
+    """The FAISS index type for `n` vectors: the requested one; for "auto", exact up to `exact_max`, else IVF."""
     if requested != "auto":
         return requested
     return "flat" if n <= exact_max else "ivf"
@@ -70,6 +75,10 @@ class FaissDense:
 
     @classmethod
     def build(cls, vectors: np.ndarray, kind: str = "flat", dimension: int | None = None) -> FaissDense:
+        """An index of the (normalised) vectors of the given type; an empty or "flat" one is exact.
+
+        `dimension` is needed only when there are no vectors. Raises ValueError for an unknown type.
+        """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = vectors.shape if vectors.size else (0, dimension or 0)
         if kind == "flat" or n == 0:
@@ -106,6 +115,11 @@ class FaissDense:
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the best `k` vectors per query, shape (len(queries), k); missing hits are row -1.
+
+        `allowed` restricts the search to those rows (scored exactly when the set is small or the index flat).
+        Up to `SINGLE_THREAD_MAX_QUERIES` queries run on the calling thread alone.
+        """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(k, self.size)) if self.size else 1
         if self.size == 0 or (allowed is not None and len(allowed) == 0):
@@ -150,11 +164,13 @@ class FaissDense:
         return self.index.reconstruct_batch(rows)
 
     def save(self, folder: Path) -> None:
+        """Write the FAISS index and its type and search parameters into the folder."""
         faiss.write_index(self.index, str(folder / FAISS_FILE))
         (folder / FAISS_META).write_text(json.dumps({"kind": self.kind, "params": self.params}))
 
     @classmethod
     def load(cls, folder: Path) -> FaissDense:
+        """The index saved in the folder by `save`, with its search parameters."""
         meta = json.loads((folder / FAISS_META).read_text())
         index = faiss.read_index(str(folder / FAISS_FILE))
         return cls(index, meta["kind"], meta.get("params"))

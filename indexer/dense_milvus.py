@@ -52,6 +52,8 @@ def _index_spec(index_type: str, n: int) -> tuple[str, dict[str, Any], dict[str,
 
 
 class MilvusDense:
+    """Milvus (milvus-lite) vectors in the index folder, searched by inner product; rows are passage rows."""
+
     kind = "milvus"
 
     def __init__(self, folder: Path, size: int, dimension: int, params: dict[str, Any]) -> None:
@@ -72,6 +74,7 @@ class MilvusDense:
         return self._client
 
     def close(self) -> None:
+        """Close the Milvus client if one is open; the next use opens it again."""
         if self._client is not None:
             try:
                 self._client.close()
@@ -87,6 +90,11 @@ class MilvusDense:
     def build(
         cls, vectors: np.ndarray, folder: Path, dimension: int | None = None, index_type: str = "auto"
     ) -> MilvusDense:
+        """A new index of the vectors in `folder`, replacing any collection there, with its metadata file.
+
+        "auto" picks exact FLAT search up to `IVF_MIN_ROWS` vectors, IVF_FLAT above. `dimension` is needed only
+        when there are no vectors; ValueError without either, or for an unknown index type.
+        """
         pymilvus = _milvus()
         from pymilvus import DataType
 
@@ -136,6 +144,10 @@ class MilvusDense:
 
     @classmethod
     def load(cls, folder: Path) -> MilvusDense:
+        """The vectors saved in the folder, opened at once so a broken file fails here.
+
+        Raises FileNotFoundError when the folder holds no Milvus file or metadata.
+        """
         folder = Path(folder)
         if not (folder / MILVUS_FILE).exists() or not (folder / MILVUS_META).is_file():
             raise FileNotFoundError(f"No Milvus vectors ({MILVUS_FILE}, {MILVUS_META}) in {folder}")
@@ -163,6 +175,11 @@ class MilvusDense:
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the best `k` vectors per query, shape (len(queries), k); missing hits are row -1.
+
+        `allowed` restricts the search to those rows, sent to Milvus as filter expressions in pieces of
+        `FILTER_CHUNK` rows (or as the excluded rows when nearly all are allowed); `k` is capped at `MAX_TOPK`.
+        """
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension or 1)
         nq = len(queries)
         k = max(1, min(k, self.size, MAX_TOPK)) if self.size else 1

@@ -75,6 +75,7 @@ class SentenceTransformerEmbedder:
         self.tokenizer = self._model.tokenizer
 
     def count_tokens(self, text: str) -> int:
+        """How many tokens the model's own tokenizer makes of the text, without special tokens or truncation."""
         return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -87,9 +88,11 @@ class SentenceTransformerEmbedder:
         return normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised float32 vectors of the queries, each with the query prefix; shape (len(texts), dimension)."""
         return self._encode([self.query_prefix + t for t in texts])
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised float32 vectors of the passages, each with the passage prefix; shape (len(texts), dimension)."""
         return self._encode([self.passage_prefix + t for t in texts])
 
 
@@ -109,7 +112,7 @@ class FakeEmbedder:
         return re.findall(r"[a-z0-9]+", text.lower())
 
     def count_tokens(self, text: str) -> int:
-        # Roughly like a wordpiece tokenizer: one token per word and one per punctuation mark.
+        """Roughly what a wordpiece tokenizer counts: one token per word and one per punctuation mark."""
         return len(re.findall(r"\w+|[^\w\s]", text))
 
     def _vec(self, text: str) -> np.ndarray:
@@ -120,9 +123,11 @@ class FakeEmbedder:
         return v
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised hashed bag-of-words vectors of the texts; shape (len(texts), dimension)."""
         return normalise(np.stack([self._vec(t) for t in texts])) if texts else np.zeros((0, self.dimension))
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """The same vectors as `encode_queries`, counting the passages in `calls`."""
         self.calls += len(texts)
         return self.encode_queries(texts)
 
@@ -156,6 +161,10 @@ def choose_backend(settings: Settings) -> str:
 
 
 def load_embedder(settings: Settings, backend: str | None = None) -> Embedder:
+    """The embedder of the settings' model on the given backend (default: `choose_backend`).
+
+    Raises ValueError for an unknown backend, RuntimeError when the model or the backend cannot be loaded.
+    """
     backend = backend or choose_backend(settings)
     if backend in ("torch-fp32", "torch-bf16"):
         return SentenceTransformerEmbedder(settings, backend)

@@ -51,6 +51,7 @@ def _need_onnxruntime():
 
 
 def cpu_threads() -> int:
+    """How many CPUs this process may run on (its affinity set where the OS has one), at least 1."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -58,10 +59,12 @@ def cpu_threads() -> int:
 
 
 def onnx_cache_folder(settings: Settings) -> Path:
+    """The folder of the configured model's ONNX export in the model cache."""
     return settings.resolved_model_cache_dir / "onnx" / safe_model_name(settings)
 
 
 def safe_model_name(settings: Settings) -> str:
+    """The configured model's identity as a safe file name (letters, digits, `._-`; "model" if nothing is left)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model_id_for(settings.model)).strip("_") or "model"
 
 
@@ -238,6 +241,7 @@ def export_model(settings: Settings, folder: Path, *, optimize: bool = True) -> 
 
 
 def read_meta(folder: Path) -> dict | None:
+    """The export's metadata from `meta.json` in the folder, or None when it is missing or unreadable."""
     try:
         return dict(json.loads((folder / META_FILE).read_text()))
     except (OSError, json.JSONDecodeError):
@@ -323,6 +327,7 @@ class OnnxInt8Embedder:
         self._session_inputs = {i.name for i in self.session.get_inputs()}
 
     def count_tokens(self, text: str) -> int:
+        """How many tokens the saved tokenizer makes of the text, without special tokens or truncation."""
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def _run(self, texts: list[str]) -> np.ndarray:
@@ -348,7 +353,9 @@ class OnnxInt8Embedder:
         return normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised float32 vectors of the queries, each with the query prefix; shape (len(texts), dimension)."""
         return self._encode([self.query_prefix + t for t in texts])
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised float32 vectors of the passages, each with the passage prefix; shape (len(texts), dimension)."""
         return self._encode([self.passage_prefix + t for t in texts])

@@ -71,10 +71,12 @@ def openvino_available() -> bool:
 
 
 def openvino_cache_folder(settings: Settings) -> Path:
+    """The folder of the configured model's OpenVINO export in the model cache."""
     return settings.resolved_model_cache_dir / "openvino" / safe_model_name(settings)
 
 
 def calibration_texts() -> list[str]:
+    """The bundled council text windows (`data/calibration.jsonl`) that calibrate and test the int8 export."""
     return [json.loads(line) for line in CALIBRATION.read_text().splitlines() if line.strip()]
 
 
@@ -204,6 +206,7 @@ def ensure_openvino(settings: Settings) -> tuple[Path, dict]:
 
 
 def passes_fidelity(meta: dict) -> bool:
+    """Whether the export kept cosine >= `FIDELITY_BAR` to float32 on every held-out window."""
     return float(meta.get("fidelity_min_cosine", 0.0)) >= FIDELITY_BAR
 
 
@@ -242,6 +245,7 @@ class OpenVinoEmbedder:
         self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
+        """How many tokens the saved tokenizer makes of the text, without special tokens or truncation."""
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -268,9 +272,11 @@ class OpenVinoEmbedder:
         return normalise(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised float32 vectors of the queries, each with the query prefix; shape (len(texts), dimension)."""
         return self._encode([self.query_prefix + t for t in texts])
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised float32 vectors of the passages, each with the passage prefix; shape (len(texts), dimension)."""
         return self._encode([self.passage_prefix + t for t in texts])
 
 

@@ -26,9 +26,17 @@ class Embedder(Protocol):
     max_tokens: int  # longest input, in the model's own tokens, that the encoder does not truncate
     backend: str
 
-    def count_tokens(self, text: str) -> int: ...
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def count_tokens(self, text: str) -> int:
+        """How many of the model's own tokens the text makes, without special tokens."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised vectors of the queries (with any query prefix), shape (len(texts), dimension)."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised vectors of the passages (with any passage prefix), shape (len(texts), dimension)."""
+        ...
 
 
 def resolve_model(name: str) -> str:

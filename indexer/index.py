@@ -9,7 +9,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,11 @@ class IndexLoadError(RuntimeError):
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the index in `folder`.
+
+    Raises IndexLoadError, naming the command that fixes it, when it is missing, unreadable or of another
+    format version.
+    """
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise IndexLoadError(
@@ -60,6 +69,13 @@ def recover_interrupted(folder: Path) -> None:
 
 @dataclass
 class CouncilIndex:
+    """One complete build of the index, loaded: its manifest, passage store, vectors and BM25.
+
+    Every part is opened from the same build even while a rebuild swaps the folder: the files are
+    reached through one open handle on the build's directory (see `_pinned`), and the swap renames
+    whole folders, never files inside them.
+    """
+
     folder: Path
     manifest: dict[str, Any]
     passages: PassageStore
@@ -68,13 +84,25 @@ class CouncilIndex:
 
     @property
     def model_id(self) -> str:
+        """The embedding model the index was built with."""
         return str(self.manifest["model"]["id"])
+
+    @property
+    def build_id(self) -> str:
+        """The build this index is: a new id for every build that writes the folder."""
+        return build_id_of(self.manifest)
 
     @classmethod
     def load(cls, folder: Path, expected_model_id: str | None = None) -> CouncilIndex:
+        """Load and check the index in `folder`; IndexLoadError names the command that fixes it."""
         folder = Path(folder)
         recover_interrupted(folder)
-        manifest = read_manifest(folder)
+        with _pinned(folder) as base:
+            return cls._load(folder, base, expected_model_id)
+
+    @classmethod
+    def _load(cls, folder: Path, base: Path, expected_model_id: str | None) -> CouncilIndex:
+        manifest = read_manifest(base)
         model = manifest["model"]["id"]
         if expected_model_id is not None and expected_model_id != model:
             raise IndexLoadError(
@@ -83,9 +111,9 @@ class CouncilIndex:
                 f"councilqa index corpus/ --index-dir {folder} --model {expected_model_id}"
             )
         try:
-            passages = PassageStore(folder / PASSAGES)
-            dense = load_dense(folder, manifest)
-            sparse = SparseBM25.load(folder, int(manifest["passages"]))
+            passages = PassageStore(base / PASSAGES)
+            dense = load_dense(base if manifest.get("vector_backend", "faiss") == "faiss" else folder, manifest)
+            sparse = SparseBM25.load(base, int(manifest["passages"]))
         except Exception as exc:
             raise IndexLoadError(
                 f"The index at {folder} is incomplete or damaged ({exc}). Rebuild it with: "
@@ -105,7 +133,46 @@ class CouncilIndex:
         return cls(folder, manifest, passages, dense, sparse)
 
 
+def build_id_of(manifest: dict[str, Any]) -> str:
+    """The manifest's build id; an index written before builds had ids gets one from its hash and time."""
+    if manifest.get("build_id"):
+        return str(manifest["build_id"])
+    seed = f"{manifest.get('corpus_hash', '')}|{manifest.get('built_at', '')}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def current_build_id(folder: Path) -> str | None:
+    """The id of the build in `folder` now, or None when there is no readable index there."""
+    try:
+        return build_id_of(read_manifest(Path(folder)))
+    except IndexLoadError:
+        return None
+
+
+@contextlib.contextmanager
+def _pinned(folder: Path) -> Iterator[Path]:
+    """A path that stays on this build's directory while it is open, even if the folder is swapped.
+
+    On Linux, /proc/self/fd/N names the directory the handle was opened on, whatever is renamed
+    later; elsewhere the folder itself (a swap during the load is then caught by the count checks).
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield folder  # read_manifest reports the missing folder with the fix
+        return
+    try:
+        proc = Path(f"/proc/self/fd/{fd}")
+        yield proc if proc.is_dir() else folder
+    finally:
+        os.close(fd)
+
+
 def load_dense(folder: Path, manifest: dict[str, Any]) -> DenseIndex:
+    """The dense vectors in `folder` on the backend the manifest names (faiss or milvus).
+
+    Raises IndexLoadError for an unknown backend.
+    """
     backend = manifest.get("vector_backend", "faiss")
     if backend == "faiss":
         return FaissDense.load(folder)

@@ -102,6 +102,10 @@ def looks_binary(raw: bytes) -> bool:
 
 
 def decode_text(raw: bytes) -> str:
+    """Text from the file's bytes: UTF-16 with a BOM, else UTF-8 (BOM dropped), else cp1252.
+
+    Raises SkipFile for binary content or bytes no encoding reads.
+    """
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return raw.decode("utf-16")
@@ -121,6 +125,7 @@ def decode_text(raw: bytes) -> str:
 
 
 def extract_text_file(raw: bytes) -> Extracted:
+    """A .txt or .md file as one page of decoded text, with no metadata hints."""
     return [(None, decode_text(raw))], {}
 
 
@@ -129,6 +134,10 @@ _HTML_BLOCKS = ("p", "div", "section", "article", "blockquote", "table", "ul", "
 
 
 def extract_html(raw: bytes) -> Extracted:
+    """The visible text of an HTML page as one page, and its <title> as a metadata hint.
+
+    Headings get `#` markers, list items `-`, table cells `|` and blocks line breaks, for structure parsing.
+    """
     soup = BeautifulSoup(decode_text(raw), "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup.find_all(_HTML_DROP):
@@ -174,6 +183,10 @@ def _docx_table(table: Any) -> str:
 
 
 def extract_docx(raw: bytes) -> Extracted:
+    """The paragraphs and tables of a DOCX file in order as one page, headings marked `#`; its title as a hint.
+
+    Raises SkipFile for a corrupt package.
+    """
     import docx  # python-docx; imported here so text-only builds do not pay for it
     from docx.opc.exceptions import PackageNotFoundError
 
@@ -191,6 +204,10 @@ def extract_docx(raw: bytes) -> Extracted:
 
 
 def extract_pdf(raw: bytes) -> Extracted:
+    """The text of each page of a PDF, numbered from 1, and its title as a hint.
+
+    Opens PDFs with an owner password only; raises SkipFile for a password-protected, corrupt or empty PDF.
+    """
     from pypdf import PdfReader
     from pypdf.errors import DependencyError
 
@@ -249,6 +266,7 @@ def _assemble(pages: list[tuple[int | None, str]]) -> tuple[str, list[tuple[int,
 
 
 def content_hash(raw: bytes, record: dict[str, Any]) -> str:
+    """SHA-256 of the file's bytes, its metadata record and the loader version: a change means reload it."""
     digest = hashlib.sha256(raw)
     digest.update(b"\x00" + json.dumps(record, sort_keys=True, default=str).encode())
     digest.update(b"\x00loader-" + LOADER_VERSION.encode())

@@ -63,6 +63,7 @@ class CouncilRegistry:
         self._names: dict[str, set[str]] = {}
 
     def add(self, name: str) -> str:
+        """Register a spelling (tidied) and return its council's canonical name so far; an empty name stays empty."""
         name = tidy_council_name(name)
         if not name:
             return name
@@ -75,6 +76,7 @@ class CouncilRegistry:
         return max(names, key=_officialness) if names else tidy_council_name(name)
 
     def aliases(self) -> dict[str, list[str]]:
+        """Canonical name -> the other spellings seen for that council, sorted."""
         out = {}
         for names in self._names.values():
             canon = max(names, key=_officialness)
@@ -86,10 +88,12 @@ class CouncilRegistry:
         return {key: max(names, key=_officialness) for key, names in self._names.items()}
 
     def to_dict(self) -> dict[str, list[str]]:
+        """alias_key -> every spelling seen, sorted: the form `from_dict` reads back."""
         return {key: sorted(names) for key, names in self._names.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, list[str]]) -> CouncilRegistry:
+        """A registry holding every spelling of a `to_dict` result."""
         reg = cls()
         for names in data.values():
             for name in names:
@@ -268,6 +272,10 @@ def _clean_committee(name: str) -> str | None:
 
 
 def infer_committee(text: str) -> str | None:
+    """The committee a paper is for, read from its header; None when it names none.
+
+    Tried in order: a "Report to:" / "Meeting:" label, "TO THE ... COMMITTEE", a committee name in the first lines.
+    """
     head = text[:HEAD_CHARS]
     for m in _REPORT_TO_RE.finditer(head):
         if re.search(_COMMITTEE_WORDS, m.group("name"), re.IGNORECASE):
@@ -352,6 +360,7 @@ _REPORT_RE = re.compile(
 
 
 def infer_doc_type(text: str) -> str | None:
+    """The document type its text shows (transcript, minutes, report, notes or agenda), or None when unclear."""
     head = text[:HEAD_CHARS]
     if len(_SPEAKER_TS_RE.findall(text[:20000])) >= 3 or re.search(r"\b(webcast|transcript)\b", head[:1000], re.I):
         return "transcript"
@@ -369,6 +378,7 @@ def infer_doc_type(text: str) -> str | None:
 
 
 def infer_metadata(text: str, hints: dict[str, str] | None = None) -> dict[str, str | None]:
+    """Council, committee, date, title (or the title hint) and document type read from the text; None if not found."""
     hints = hints or {}
     return {
         "council": infer_council(text),

@@ -6,11 +6,13 @@ only for the rows a query touches. Row numbers are the ids the vector and BM25 i
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,22 +50,51 @@ def _indexes() -> str:
     return "\n".join(lines)
 
 
+_T = TypeVar("_T")
+
+
+def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run a read under the store's lock: one connection serves every worker thread."""
+
+    @functools.wraps(method)
+    def run(self: PassageStore, *args: Any, **kwargs: Any) -> _T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class PassageStore:
+    """Passages, documents and their metadata in one SQLite file; a passage's row is its id in every index.
+
+    Opened read-only (immutable) by default, shared by worker threads under a lock; `create` makes a new
+    store to write, and `finish` completes it.
+    """
+
     def __init__(self, path: Path, *, readonly: bool = True) -> None:
         self.path = Path(path)
-        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
-        # Served from a thread pool: reads only, so sharing the connection is safe.
+        # A finished store is never written again (a rebuild writes a new folder), so a reader opens it
+        # immutable: no locks or journal checks, and one open connection keeps reading this build even
+        # after the folder is swapped away.
+        uri = f"file:{self.path}?mode=ro&immutable=1" if readonly else f"file:{self.path}"
+        # One connection shared by the server's worker threads; the lock keeps each read whole.
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
 
     # -- writing -------------------------------------------------------------------------------
     @classmethod
     def create(cls, path: Path) -> PassageStore:
+        """A new, empty store at `path`, open for writing."""
         store = cls(path, readonly=False)
         store._db.executescript(_schema())
         return store
 
     def add_document(self, doc: Document, passages: Sequence[Passage], first_row: int, fingerprint: str = "") -> None:
+        """Write a document and its passages, numbered from `first_row`; nothing is committed until `finish`.
+
+        The document keeps its metadata, cleaned text, content hash and file fingerprint for the next build.
+        """
         meta = doc.meta.to_dict()
         self._db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?)",
@@ -82,24 +113,29 @@ class PassageStore:
         self._db.executemany("INSERT INTO passage_speakers VALUES (?,?)", speakers)
 
     def finish(self) -> None:
+        """Create the lookup indexes, commit, compact the file and close it: the store is complete."""
         self._db.executescript(_indexes())
         self._db.commit()
         self._db.execute("VACUUM")
         self._db.close()
 
     def close(self) -> None:
+        """Close the SQLite connection without committing."""
         self._db.close()
 
     # -- reading -------------------------------------------------------------------------------
+    @_locked
     def missing_columns(self) -> list[str]:
         """Columns the field table declares that this store lacks (it was built before they were added)."""
         have = {r[1] for r in self._db.execute("PRAGMA table_info(passages)")}
         return [c for c in _PASSAGE_COLS if c not in have]
 
+    @_locked
     def count(self) -> int:
         """Number of passages."""
         return int(self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
 
+    @_locked
     def get(self, rows: Sequence[int]) -> list[Passage]:
         """Passages for the given rows, in the given order."""
         wanted = [int(r) for r in rows]
@@ -113,6 +149,7 @@ class PassageStore:
                 found[r["row"]] = _row_to_passage(r)
         return [found[r] for r in wanted if r in found]
 
+    @_locked
     def rows_matching(self, filters: dict[str, Any]) -> np.ndarray | None:
         """Rows that pass the filters, or None when no filter is set (everything passes).
 
@@ -136,7 +173,13 @@ class PassageStore:
         q = f"SELECT p.row FROM passages p WHERE {' AND '.join(where)}"
         return np.fromiter((r[0] for r in self._db.execute(q, args)), dtype=np.int64)
 
+    @_locked
     def facets(self) -> dict[str, Any]:
+        """What the filters can choose from: each facet's values, counts, date ranges and totals.
+
+        Values come most frequent first, with their passage and document counts (speakers: the passages
+        of any of their turns, no document count); each date field gives its min and max.
+        """
         def counts(col: str, table: str = "passages") -> list[dict[str, Any]]:
             q = f"SELECT {col}, COUNT(*) FROM {table} WHERE {col} IS NOT NULL GROUP BY {col} ORDER BY 2 DESC, 1"
             return [{"value": v, "count": int(n)} for v, n in self._db.execute(q)]
@@ -160,7 +203,9 @@ class PassageStore:
         out["passages"] = self.count()
         return out
 
+    @_locked
     def documents(self, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """The number of documents and one page of them (by document id): metadata, passage and character counts."""
         total = int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
         q = "SELECT meta, n_passages, length(text) FROM documents ORDER BY doc_id LIMIT ? OFFSET ?"
         docs = [
@@ -169,20 +214,26 @@ class PassageStore:
         ]
         return total, docs
 
+    @_locked
     def document(self, doc_id: str) -> tuple[DocumentMeta, str] | None:
+        """The metadata and cleaned full text of one document, or None when there is no such document."""
         r = self._db.execute("SELECT meta, text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         if r is None:
             return None
         return DocumentMeta.from_dict(json.loads(r[0])), r[1]
 
+    @_locked
     def document_hashes(self) -> dict[str, str]:
+        """Document id -> content hash, for every stored document."""
         return {d: h for d, h in self._db.execute("SELECT doc_id, content_hash FROM documents")}
 
+    @_locked
     def fingerprints(self) -> dict[str, str]:
         """File fingerprint -> document id, for skipping unchanged files without parsing them."""
         q = "SELECT fingerprint, doc_id FROM documents WHERE fingerprint IS NOT NULL AND fingerprint != ''"
         return {f: d for f, d in self._db.execute(q)}
 
+    @_locked
     def document_record(self, doc_id: str) -> tuple[Document, list[Passage]] | None:
         """A stored document with its passages, reused as-is when its file has not changed."""
         r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()

@@ -29,6 +29,7 @@ def _stemmer() -> Any:
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """BM25 terms of each text: lower-cased words without English stopwords, Snowball-stemmed."""
     return bm25s.tokenize(
         list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
@@ -44,6 +45,8 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class SparseBM25:
+    """Keyword search over the passages with BM25 (bm25s, Lucene variant); rows are passage rows."""
+
     kind = "bm25"
 
     def __init__(self, retriever: bm25s.BM25, size: int) -> None:
@@ -56,6 +59,7 @@ class SparseBM25:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> SparseBM25:
+        """A BM25 index of the texts, one row per text in order."""
         retriever = bm25s.BM25(method="lucene")
         if texts:
             ids = bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
@@ -104,9 +108,11 @@ class SparseBM25:
         return np.bincount(docs, weights=weights, minlength=self.size).astype(np.float32)
 
     def save(self, folder: Path) -> None:
+        """Write the BM25 index into the `bm25/` folder inside `folder`."""
         self.retriever.save(str(folder / BM25_DIR), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path, size: int) -> SparseBM25:
+        """The BM25 index saved in `folder` by `save`, memory-mapped, for `size` passages."""
         retriever = bm25s.BM25.load(str(folder / BM25_DIR), mmap=True, show_progress=False)
         return cls(retriever, size)

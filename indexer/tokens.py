@@ -41,6 +41,7 @@ def _cache_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def cl100k() -> tiktoken.Encoding:
+    """The cl100k_base encoding from the bundled table, loaded once; RuntimeError if the table is corrupt."""
     previous = os.environ.get("TIKTOKEN_CACHE_DIR")
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_cache_dir())
     try:
@@ -53,4 +54,5 @@ def cl100k() -> tiktoken.Encoding:
 
 
 def count_tokens(text: str) -> int:
+    """How many cl100k_base tokens the text makes; special-token strings count as plain text."""
     return len(cl100k().encode(text, disallowed_special=()))

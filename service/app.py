@@ -7,6 +7,9 @@ leaves in one JSON shape (service/errors.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +19,9 @@ from fastapi.concurrency import run_in_threadpool
 from common import __version__
 from common.settings import Settings, get_settings
 from core.engine import Engine
+from service.deps import install_build_header
 from service.errors import install_error_handlers
+from service.holder import EngineHolder
 from service.routes import answers, documents, meta, search
 
 DESCRIPTION = (
@@ -26,18 +31,30 @@ DESCRIPTION = (
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The API over `engine`, or over the index in `settings.index_dir`, loaded in the lifespan."""
     settings = settings or get_settings()
+
+    def load_next() -> Engine:  # a new build, with the model already in memory
+        current = app.state.holder.engine
+        return Engine.load(settings, embedder=current.embedder)
+
+    def hold(loaded: Engine, owned: bool) -> EngineHolder:
+        return EngineHolder(loaded, load_next, settings.index_dir, settings.reload_check_s, owns_engine=owned)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(app.state, "engine", None) is None:
-            app.state.engine = await run_in_threadpool(Engine.load, settings)
+        if getattr(app.state, "holder", None) is None:
+            app.state.holder = hold(await run_in_threadpool(Engine.load, settings), True)
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # SIGHUP: reload now (not on Windows)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.state.holder.reload, False)
         yield
+        app.state.holder.close()
 
     app = FastAPI(title="councilqa", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.holder = hold(engine, False) if engine is not None else None
     install_error_handlers(app)
+    install_build_header(app)
     for module in (search, answers, documents, meta):
         app.include_router(module.router)
     return app

@@ -191,6 +191,8 @@ class HealthResponse(BaseModel):
     passages: int = PydField(..., description="Passages in the index.")
     documents: int = PydField(..., description="Documents in the index.")
     llm: bool = PydField(..., description="Whether a language model is configured for answers.")
+    build_id: str = PydField("", description="The index build every answer of this service now comes from; "
+                             "every response names its build in the X-Index-Build header.")
 
 
 class StatsResponse(BaseModel):

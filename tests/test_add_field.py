@@ -77,9 +77,10 @@ def test_a_new_document_field_needs_one_declaration(tmp_path: Path) -> None:
     anchor = "FIELDS: tuple[Field, ...] = (\n"
     assert source.count(anchor) == 1
     fields.write_text(source.replace(anchor, anchor + WARD))
+    env = {"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "COUNCILQA_MODEL_CACHE_DIR": str(tmp_path)}
     run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "papers")], cwd=code, capture_output=True,
-                         text=True, timeout=300, env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin",
-                                                      "HOME": str(tmp_path), "COUNCILQA_MODEL_CACHE_DIR": str(tmp_path)})
+                         text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-4000:]
     assert run.stdout.strip().endswith("ward: ok")
 

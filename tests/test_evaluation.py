@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from common.settings import Settings
 from evaluation.backends import AskCitation, AskResult, Hit, HttpBackend
 from evaluation.gold import Evidence, GoldQuestion
 from evaluation.judge import EvidenceJudge, locate
 from evaluation.metrics import METRICS, build_qrels, build_run, ranking_to_run, scores, significance
 from evaluation.runner import run_cli, run_questions, summarise
-from common.settings import Settings
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.clean import clean_text
 from indexer.models import Document, DocumentMeta, Segment

@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from common.settings import Settings
+from core.answer import AnswerConfig
+from core.engine import Engine
 from indexer.embed import FakeEmbedder
 from indexer.index import CouncilIndex
-from core.answer import AnswerConfig
 from service.app import create_app
-from core.engine import Engine
 
 # FakeEmbedder cosines are lower than a real model's: its own abstention threshold.
 FAKE_CONFIG = AnswerConfig(abstain_below=0.6)

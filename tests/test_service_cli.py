@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from common.settings import Settings
-from councilqa import terminal as commands
 from core.engine import Engine
+from councilqa import terminal as commands
 from tests.test_service_api import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.llm import LlmError, build_prompt, check_answer
 from indexer.tokens import count_tokens
 from service.app import create_app
-from core.llm import LlmError, build_prompt, check_answer
 from tests.test_service_api import make_engine
 
 QUESTION = "how many foster carers did the recruitment campaign add?"

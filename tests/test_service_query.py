@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.models import Passage
 from core.answer import _fragments, passage_units, split_units, turn_labels
 from core.compose import cite, join_parts
 from core.query import Vocabulary, council_aliases, parse_date, strip_spans
+from indexer.models import Passage
 
 FACETS = {
     "councils": [{"value": v, "count": 1} for v in (
