@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     # Vector search
     vector_backend: Literal["faiss", "milvus"] = "faiss"
     faiss_index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+    sentence_vectors_max: int = Field(
+        50_000, ge=0, description="Up to this many passages the build also embeds every quotable sentence, so "
+        "answers encode nothing but the question (float16, about 8 KB a passage); above it, answers encode the "
+        "sentences they score on demand. 0: never.",
+    )
     exact_search_max: int = Field(200_000, ge=0, description="Above this many passages 'auto' uses IVF.")
 
     # Service
@@ -78,6 +83,9 @@ class Settings(BaseSettings):
     reload_check_s: float = Field(
         2.0, ge=0, description="How often (seconds, between requests) a running service looks for a new build "
         "of its index and swaps it in whole; 0 turns this off (SIGHUP still reloads).",
+    )
+    query_batch: int = Field(
+        32, ge=1, le=512, description="Most queries of concurrent requests encoded in one call (1: one at a time).",
     )
     max_query_chars: int = Field(1000, ge=1)
     max_k: int = Field(100, ge=1)
@@ -90,7 +98,8 @@ class Settings(BaseSettings):
     max_connections: int | None = Field(None, ge=1, description="uvicorn's limit_concurrency: above this many "
                                         "connections at once new ones get a 503; unset, no limit.")
     expose_details: bool = Field(False, description="Show the index's absolute path in /health and library "
-                                 "versions in /stats; off by default, as anyone who can reach the API sees them.")
+                                 "versions and corpus paths in /stats; off by default, as anyone who can reach the "
+                                 "API sees them.")
     log_queries: bool = Field(False, description="Let the access log show query strings (what people searched "
                               "for); off by default, so it shows the path only.")
     answer_min_evidence: float = Field(

@@ -18,9 +18,13 @@ __all__ = ["BuildReport", "IndexBuildError", "build_on_disk", "index"]
 
 
 def index(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None = None, progress: bool = True,
-          force: bool = False) -> BuildReport:
-    """Index folders or files of council papers into `settings.index_dir` (incremental, atomic)."""
-    return build_index(paths, settings, embedder=embedder, progress=progress, force=force)
+          force: bool = False, replace: bool = False) -> BuildReport:
+    """Index folders or files of council papers into `settings.index_dir` (incremental, atomic).
+
+    `paths` are added to the folders the index was built from, which are all read again; `replace`
+    builds from exactly `paths`, dropping documents from anywhere else.
+    """
+    return build_index(paths, settings, embedder=embedder, progress=progress, force=force, replace=replace)
 
 
 def build_on_disk(folder: Path) -> str | None:

@@ -29,6 +29,7 @@ from common.fields import Mode
 from common.settings import Settings
 from core import answer as ans
 from core import compose, retrieval
+from core.batching import QueryBatcher
 from core.caches import UNIT_CACHE_SIZE, VectorLRU
 from core.errors import CoreError
 from core.llm import LlmError, llm_answer
@@ -61,6 +62,8 @@ class Engine:
         self._encode_lock = threading.Lock()
         self._facets = index.passages.facets()
         self.vocabulary = Vocabulary(self._facets)
+        # Concurrent requests' queries are encoded together (core/batching.py); then cached.
+        self._batcher = QueryBatcher(self._encode_queries_locked, settings.query_batch)
         self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
         self._unit_vectors = VectorLRU(UNIT_CACHE_SIZE)
         self._allowed = lru_cache(maxsize=256)(self._allowed_uncached)
@@ -96,11 +99,12 @@ class Engine:
         # after a rebuild would be the next build's file.
         return self.index.passages
 
-    def _encode_query_uncached(self, text: str) -> np.ndarray:
+    def _encode_queries_locked(self, texts: Sequence[str]) -> np.ndarray:
         with self._encode_lock:
-            vec = np.asarray(self.embedder.encode_queries([text])[0], dtype=np.float32)
-        vec.setflags(write=False)
-        return vec
+            return np.asarray(self.embedder.encode_queries(list(texts)), dtype=np.float32)
+
+    def _encode_query_uncached(self, text: str) -> np.ndarray:
+        return self._batcher.encode(text)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The query's vector (cached)."""
@@ -220,8 +224,26 @@ class Engine:
         terms = ans.keywords(question, named)
         if not passages:
             return ans.Extraction()
-        return ans.extract(self._encode_query(question), terms, passages, self.encode_units,
-                           config or self.answer_config, question)
+        stored = self._stored_units(passages)
+
+        def encode(texts: list[str]) -> np.ndarray:
+            missing = [t for t in texts if t not in stored]
+            fresh = dict(zip(missing, self.encode_units(missing), strict=True)) if missing else {}
+            return np.vstack([stored[t] if t in stored else fresh[t] for t in texts])
+
+        return ans.extract(self._encode_query(question), terms, passages, encode, config or self.answer_config,
+                           question)
+
+    def _stored_units(self, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
+        """The build's sentence vectors of these passages, by sentence text (empty when it stored none)."""
+        sentences = self.index.sentences
+        out: dict[str, np.ndarray] = {}
+        if sentences is None:
+            return out
+        for p in passages:
+            if p.row is not None:
+                out.update((p.text[s:e], v) for (s, e), v in sentences.of_row(p.row).items())
+        return out
 
     def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
         ex = self.extraction(question, plan, [p for p, _, _ in ranked])
@@ -271,7 +293,8 @@ class Engine:
                 "documents": int(self._facets["documents"]), "councils": len(self._facets["councils"]),
                 "speakers": len(self._facets["speakers"]), "dense": getattr(self.index.dense, "kind", "?"),
                 "embed_backend": getattr(self.embedder, "backend", "?"),
-                "query_cache": {"hits": info.hits, "misses": info.misses, "size": info.currsize},
+                "query_cache": {"hits": info.hits, "misses": info.misses, "size": info.currsize,
+                                "batches": self._batcher.batches, "batched_queries": self._batcher.encoded},
                 "sentence_cache": {"hits": self._unit_vectors.hits, "misses": self._unit_vectors.misses,
                                    "size": len(self._unit_vectors), "max": self._unit_vectors.maxsize},
                 "abstain_threshold": self.answer_config.abstain_below}

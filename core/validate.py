@@ -25,13 +25,23 @@ def check_text(text: str | None, max_chars: int, what: str = "query") -> str:
     if len(text) > max_chars:
         raise CoreError("query_too_long", f"The {what} is {len(text)} characters; the limit is {max_chars}.",
                         "invalid", {"max_chars": max_chars})
+    check_encodable(text, "q" if what == "query" else "question", f"The {what}")
+    return text.strip()
+
+
+def check_encodable(text: str, field: str, what: str) -> str:
+    """The text when it encodes as UTF-8; CoreError `invalid_text` when it holds a lone surrogate.
+
+    JSON's "\\ud800" decodes to such a half of a surrogate pair: no tokenizer, database or response
+    encoder takes it, so it is refused here, before anything echoes it.
+    """
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate (JSON "\ud800" decodes to one): no tokenizer takes it
-        raise CoreError("invalid_text", f"The {what} holds U+{ord(text[exc.start]):04X} at position {exc.start}, "
+    except UnicodeEncodeError as exc:
+        raise CoreError("invalid_text", f"{what} holds U+{ord(text[exc.start]):04X} at position {exc.start}, "
                         "half of a surrogate pair and not a character: send the text as valid UTF-8.", "invalid",
-                        {"field": "q" if what == "query" else "question", "position": exc.start}) from exc
-    return text.strip()
+                        {"field": field, "position": exc.start}) from exc
+    return text
 
 
 def check_paging(limit: Any, offset: Any) -> tuple[int, int]:
@@ -70,7 +80,7 @@ def check_filters(filters: Mapping[str, Any] | None, vocabulary: Vocabulary) -> 
         if name not in FILTER_NAMES:
             raise CoreError("unknown_filter", f"Unknown filter {name!r}; filters are {', '.join(FILTER_NAMES)}.",
                             "invalid", {"field": name, "valid": list(FILTER_NAMES)})
-        out[name] = _resolve_one(name, str(value), vocabulary)
+        out[name] = _resolve_one(name, check_encodable(str(value), name, f"The {name} filter"), vocabulary)
     for f in FILTER_FIELDS:
         if f.filter != "date":
             continue

@@ -77,16 +77,24 @@ def index(
     faiss_index: Annotated[str | None, typer.Option("--faiss-index", help="auto|flat|hnsw|ivf")] = None,
     vector_backend: Annotated[str | None, typer.Option("--vector-backend", help="faiss|milvus")] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if nothing changed.")] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Build from exactly PATHS: forget the folders the index was built from before, "
+                          "and remove their documents.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Index folders of .txt, .md, .html, .pdf and .docx council papers."""
+    """Index folders of .txt, .md, .html, .pdf and .docx council papers.
+
+    The index remembers the folders it was built from: PATHS are added to them and all are read again,
+    so `councilqa index extra/` adds extra/ and keeps the rest. A document is removed only when its file
+    is gone; --replace builds from exactly PATHS.
+    """
     from core.build import IndexBuildError
     from core.build import index as build_index
 
     settings = make_settings(index_dir=index_dir, model=model, embed_backend=backend, faiss_index=faiss_index,
                              vector_backend=vector_backend)
     try:
-        report = build_index(paths, settings, progress=not quiet, force=force)
+        report = build_index(paths, settings, progress=not quiet, force=force, replace=replace)
     except IndexBuildError as exc:
         typer.secho(f"Error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None

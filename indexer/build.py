@@ -24,12 +24,13 @@ from tqdm import tqdm
 from common import __version__
 from common.fields import FIELDS
 from common.settings import Settings
-from indexer.cache import EmbeddingCache
+from indexer import sentence_vectors
+from indexer.cache import EmbeddingCache, text_key
 from indexer.dense import FaissDense, choose_faiss_kind
 from indexer.embed import Embedder
-from indexer.index import FORMAT_VERSION, MANIFEST, PASSAGES
+from indexer.index import FILES, FORMAT_VERSION, MANIFEST, PASSAGES, build_files, damaged_files, remove_leftovers
 from indexer.loaders import load_document
-from indexer.models import Passage
+from indexer.models import Document, Passage
 from indexer.passages import PassageStore
 from indexer.pipeline import (
     Chunker,
@@ -45,6 +46,8 @@ from indexer.pipeline import (
     embed,
     load_files,
     make_chunker,
+    printable,
+    same_text,
 )
 from indexer.sparse import SparseBM25
 
@@ -64,30 +67,61 @@ class BuildReport:
     chunks: int = 0
     tokens: int = 0
     embedded: int = 0  # chunks sent through the model in this run
+    sentences: int = 0  # quotable sentences stored with their vectors (0: the index stores none)
+    sentences_embedded: int = 0  # of those, the ones sent through the model in this run
     reused_documents: int = 0  # unchanged documents whose chunks were taken from the previous index
+    reembedded_documents: int = 0  # of those, the ones whose vectors were not in the embedding cache
     removed_documents: list[str] = field(default_factory=list)
+    removed_reasons: dict[str, str] = field(default_factory=dict)  # document id -> why it left the index
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    same_text: list[list[str]] = field(default_factory=list)  # files indexed with the same extracted text
+    sources: list[str] = field(default_factory=list)  # the folders and files the index is built from
+    cache_dir: str = ""
     seconds: float = 0.0
     up_to_date: bool = False
     faiss_index: str = ""
     embed_backend: str = ""
 
     def summary(self) -> str:
-        """A few lines for a person: counts, rates, time, and every skipped file with its reason."""
+        """A few lines for a person: counts, rates, time, what was removed and why, files with the same
+        text, and every skipped file with its reason; names that are not UTF-8 are shown escaped."""
         rate = lambda n: f"{n / self.seconds:,.1f}/s" if self.seconds > 0 else "-"  # noqa: E731
         lines = [
             f"Index: {self.index_dir}" + (" (already up to date)" if self.up_to_date else ""),
+            *([f"  sources: {', '.join(self.sources)}"] if self.sources else []),
             f"  documents {self.documents:,} ({rate(self.documents)}), chunks {self.chunks:,}, "
             f"tokens {self.tokens:,} ({rate(self.tokens)})",
-            f"  embedded {self.embedded:,} chunks, reused {self.reused_documents:,} unchanged documents, "
-            f"removed {len(self.removed_documents):,}",
+            f"  embedded {self.embedded:,} chunks, {self._reused()}, removed {len(self.removed_documents):,}",
+            *([f"  sentences {self.sentences:,} stored for answers ({self.sentences_embedded:,} embedded now)"]
+              if self.sentences else []),
             f"  {self.seconds:.1f} s" + (f", vectors: {self.faiss_index}" if self.faiss_index else "")
             + (f", embedding backend: {self.embed_backend}" if self.embed_backend else ""),
         ]
+        lines += self._removed_lines()
+        if self.same_text:
+            lines.append(f"  {len(self.same_text)} group(s) of files with the same text (all indexed):")
+            lines += [f"    {', '.join(paths)}" for paths in self.same_text]
         if self.skipped:
             lines.append(f"  skipped {len(self.skipped)} file(s):")
             lines += [f"    {path}: {reason}" for path, reason in self.skipped]
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
+
+    def _reused(self) -> str:
+        text = f"reused {self.reused_documents:,} documents unchanged from the previous index"
+        if self.reembedded_documents:
+            text += (f" ({self.reembedded_documents:,} of them re-embedded: their vectors were not in the "
+                     f"embedding cache {self.cache_dir})")
+        return text
+
+    def _removed_lines(self, shown: int = 20) -> list[str]:
+        if not self.removed_documents:
+            return []
+        lines = [f"  removed {len(self.removed_documents):,} document(s):"]
+        lines += [f"    {doc_id}: {self.removed_reasons.get(doc_id, 'no longer found')}"
+                  for doc_id in self.removed_documents[:shown]]
+        if len(self.removed_documents) > shown:
+            lines.append(f"    ... and {len(self.removed_documents) - shown:,} more")
+        return lines
 
 
 def _check_paths(paths: Sequence[Path], index_dir: Path) -> None:
@@ -110,49 +144,73 @@ def _check_paths(paths: Sequence[Path], index_dir: Path) -> None:
         raise IndexBuildError(f"The index folder {index_dir} is not writable: fix its permissions or choose another")
 
 
+def resolve_sources(paths: Sequence[Path], previous: Sequence[Path], replace: bool) -> list[Path]:
+    """What this build reads: the previous index's sources with `paths` added, or exactly `paths` if `replace`.
+
+    Raises IndexBuildError, naming the fix, when a source of the previous index no longer exists.
+    """
+    given = [Path(p).resolve() for p in paths]
+    if replace:
+        return list(dict.fromkeys(given))
+    gone = [printable(str(p)) for p in previous if not p.exists()]
+    if gone:
+        raise IndexBuildError(
+            f"The index was also built from {', '.join(gone)}, which no longer exists: restore it, or pass "
+            "--replace to build from exactly the paths given (its documents are then removed)"
+        )
+    return list(dict.fromkeys([*previous, *given]))
+
+
 def build_index(
     paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None = None, progress: bool = True,
-    force: bool = False,
+    force: bool = False, replace: bool = False,
 ) -> BuildReport:
     """Index the council papers under `paths` into `settings.index_dir`, reusing what the last build left.
 
-    Raises IndexBuildError before any work when the input or index folder is unusable, and when no
-    file could be indexed.
+    The manifest keeps the folders the index is built from (`sources`): a later build reads them again
+    with `paths` added, so a document leaves only when its file is gone; `replace` builds from exactly
+    `paths`. Raises IndexBuildError before any work when the input or index folder is unusable or a
+    source is gone, and when no file could be indexed.
     """
     started = time.perf_counter()
     index_dir = Path(settings.index_dir)
     _check_paths(paths, index_dir)
-    report = BuildReport(index_dir=index_dir)
+    report = BuildReport(index_dir=index_dir, cache_dir=str(settings.resolved_cache_dir))
     embedders = EmbedderHandle(settings, embedder)
     fingerprint = {"model": embedders.model_id(), "chunk_tokens": settings.chunk_tokens,
                    "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_VERSION,
                    "fields": [f.name for f in FIELDS]}
     previous = PreviousIndex(index_dir, fingerprint)
     try:
+        sources = resolve_sources(paths, previous.sources, replace)
+        report.sources = [str(s) for s in sources]
         # `load_document` is looked up here, at call time, so that a substituted loader is the one used.
-        records = _load_corpus(paths, previous, report, progress, load_document)
-        docs = [r.doc for r in records if r.doc is not None]
-        corpus = corpus_hash(docs)
-        if not force and _up_to_date(previous, corpus, settings):
+        records = _load_corpus(sources, previous, report, progress, load_document)
+        if not force and _up_to_date(previous, index_dir, corpus_hash(_docs(records)), settings, report.sources):
             return _up_to_date_report(report, previous.manifest or {}, started)
-        report.removed_documents = sorted(set(previous.hashes) - {d.meta.doc_id for d in docs})
-        _chunk_all(records, previous, make_chunker(settings, embedders), progress)
+        _note_removed(report, previous, records, replace)
+        records = _chunk_all(records, previous, make_chunker(settings, embedders), embedders, report, progress)
         report.reused_documents = sum(r.reused for r in records)
     finally:
         previous.close()
+    corpus = corpus_hash(_docs(records))  # without any that failed to chunk
     # Known only if this build loaded the embedder; else every document was reused and the limit is the last one.
     max_model_tokens = (embedders.get().max_tokens if embedders.loaded
                         else (previous.manifest or {}).get("chunking", {}).get("max_model_tokens"))
     passages = [p for r in records for p in r.passages or ()]
-    vectors, report.embedded = _embed_cached(passages, embedders, settings, progress)
+    vectors, units = _embed_cached(records, passages, embedders, settings, progress, report)
     report.documents, report.chunks = len(records), len(passages)
     report.tokens = sum(p.n_tokens for p in passages)
     dimension = int(vectors.shape[1]) if len(vectors) else embedders.get().dimension
     report.embed_backend = embedders.backend_used()
     manifest = _manifest(settings, report, fingerprint, corpus, embedders.model_id(), dimension, max_model_tokens)
-    report.faiss_index = write_index(index_dir, records, vectors, manifest, settings, dimension)
+    report.faiss_index = write_index(index_dir, records, vectors, manifest, settings, dimension, units)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _docs(records: Sequence[FileRecord]) -> list[Document]:
+    return [r.doc for r in records if r.doc is not None]
 
 
 def _load_corpus(
@@ -165,20 +223,47 @@ def _load_corpus(
     report.skipped += [(str(r.path), r.skip) for r in records if r.skip is not None]
     kept = [r for r in records if r.indexed]
     if not kept:
-        raise IndexBuildError(
+        raise IndexBuildError(printable(
             "Nothing could be indexed: every file was skipped or none was found. "
             + ("Reasons: " + "; ".join(f"{p}: {r}" for p, r in report.skipped[:10]) if report.skipped
                else "Supported files: .txt .md .html .pdf .docx")
-        )
+        ))
+    report.same_text = same_text(kept)
     canonicalise([r.doc for r in kept if r.doc is not None])
     return kept
 
 
-def _up_to_date(previous: PreviousIndex, corpus: str, settings: Settings) -> bool:
-    """The previous index already holds exactly these documents, with the same vector backend."""
+def _up_to_date(previous: PreviousIndex, index_dir: Path, corpus: str, settings: Settings,
+                sources: list[str]) -> bool:
+    """The previous index already holds exactly these documents from these sources, with the same vector
+    backend and sentence vectors stored as the settings ask, and its files have the sizes its manifest recorded."""
     m = previous.manifest
+    wants_sentences = 0 < int(m.get("passages", 0)) <= settings.sentence_vectors_max if m else False
     return bool(m and previous.store is not None and m.get("corpus_hash") == corpus
-                and m.get("vector_backend") == settings.vector_backend)
+                and m.get("vector_backend") == settings.vector_backend and m.get("sources") == sources
+                and ("sentences" in m) == wants_sentences
+                and damaged_files(index_dir, m, hashes=False) is None)
+
+
+def _note_removed(report: BuildReport, previous: PreviousIndex, kept: Sequence[FileRecord], replace: bool) -> None:
+    """The previous index's documents this build drops, each with the reason."""
+    now_as = {printable(str(r.path)): r.doc.meta.doc_id for r in kept}  # type: ignore[union-attr]
+    skipped = {printable(path): reason for path, reason in report.skipped}
+    report.removed_documents = sorted(set(previous.hashes) - set(now_as.values()))
+    for doc_id in report.removed_documents:
+        report.removed_reasons[doc_id] = _why_removed(previous.paths.get(doc_id, ""), now_as, skipped, replace)
+
+
+def _why_removed(path: str, now_as: dict[str, str], skipped: dict[str, str], replace: bool) -> str:
+    if path in now_as:
+        return f"{path} is now indexed as {now_as[path]}"
+    if path in skipped:
+        return f"{path} is now skipped: {skipped[path]}"
+    if not path or not os.path.lexists(path):
+        return f"its file {path or '(unknown)'} is gone"
+    if replace:
+        return f"{path} is not under the paths given with --replace"
+    return f"{path} is no longer found in the sources (hidden, or a sidecar gives it another id?)"
 
 
 def _up_to_date_report(report: BuildReport, manifest: dict, started: float) -> BuildReport:
@@ -189,20 +274,66 @@ def _up_to_date_report(report: BuildReport, manifest: dict, started: float) -> B
     return report
 
 
-def _chunk_all(records: Sequence[FileRecord], previous: PreviousIndex, chunker: Chunker, progress: bool) -> None:
+def _chunk_all(
+    records: Sequence[FileRecord], previous: PreviousIndex, chunker: Chunker, embedders: EmbedderHandle,
+    report: BuildReport, progress: bool,
+) -> list[FileRecord]:
+    """Chunk every document; one that fails is skipped with the reason (a model that fails to load stops the build)."""
     for record in tqdm(records, desc="Chunking", unit="doc", disable=not progress):
-        chunk(record, previous, chunker)
+        try:
+            chunk(record, previous, chunker)
+        except Exception as exc:
+            if not embedders.loaded:
+                raise
+            record.skip = (f"could not be split into passages ({type(exc).__name__}: {exc}); "
+                           "check the file's text, or report it with the file")
+            report.skipped.append((str(record.path), record.skip))
+    return [r for r in records if r.skip is None]
 
 
 def _embed_cached(
-    passages: Sequence[Passage], embedders: EmbedderHandle, settings: Settings, progress: bool,
-) -> tuple[np.ndarray, int]:
+    records: Sequence[FileRecord], passages: Sequence[Passage], embedders: EmbedderHandle, settings: Settings,
+    progress: bool, report: BuildReport,
+) -> tuple[np.ndarray, Units | None]:
+    """The passages' vectors and their sentences', from the embedding cache where it has them; counts what
+    was embedded."""
     # Keyed by backend too: bf16 or int8 vectors are close to float32 ones, not equal.
     cache = EmbeddingCache(settings.resolved_cache_dir, f"{embedders.model_id()}-{embedders.backend()}")
+    missed: set[str] = set()
     try:
-        return embed(passages, embedders.get, cache, settings.embed_batch_size, progress)
+        vectors, report.embedded = embed(passages, embedders.get, cache, settings.embed_batch_size, progress, missed)
+        units = _sentences(passages, embedders, cache, settings, progress, report)
     finally:
         cache.close()
+    report.reembedded_documents = _reembedded(records, missed)
+    return vectors, units
+
+
+Units = tuple[np.ndarray, np.ndarray, np.ndarray]  # sentence vectors, their spans, and the row pointer
+
+
+def _sentences(passages: Sequence[Passage], embedders: EmbedderHandle, cache: EmbeddingCache, settings: Settings,
+               progress: bool, report: BuildReport) -> Units | None:
+    """Every quotable sentence's vector (indexer/sentence_vectors.py), up to `sentence_vectors_max` passages."""
+    if not passages or len(passages) > settings.sentence_vectors_max:
+        return None
+    spans, ptr = sentence_vectors.unit_spans(passages)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return embedders.get().encode_passages(texts)
+
+    with tqdm(desc="Embedding sentences", unit="sentence", disable=not progress) as bar:
+        vecs, report.sentences_embedded = sentence_vectors.embed_units(passages, spans, ptr, encode, cache,
+                                                                       on_batch=bar.update)
+    report.sentences = len(spans)
+    return vecs, spans, ptr
+
+
+def _reembedded(records: Sequence[FileRecord], missed: set[str]) -> int:
+    """How many documents taken from the previous index had chunks embedded again (not in the cache)."""
+    if not missed:
+        return 0
+    return sum(1 for r in records if r.reused and any(text_key(p.text) in missed for p in r.passages or ()))
 
 
 def _manifest(
@@ -223,6 +354,7 @@ def _manifest(
         "passages": report.chunks,
         "tokens": report.tokens,
         "vector_backend": settings.vector_backend,
+        "sources": report.sources,  # the folders and files a later build reads again (see `resolve_sources`)
         "versions": _versions(),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_id": uuid.uuid4().hex[:16],  # what a running service reports, and how it sees a new build
@@ -231,16 +363,19 @@ def _manifest(
 
 def write_index(
     index_dir: Path, records: Sequence[FileRecord], vectors: np.ndarray, manifest: dict, settings: Settings,
-    dimension: int,
+    dimension: int, units: Units | None = None,
 ) -> str:
     """Write the index into a fresh folder beside `index_dir` and swap it in; returns the dense index's kind."""
     parent = index_dir.resolve().parent
-    for stale in parent.glob(f".{index_dir.name}.tmp-*"):  # left by a killed build
-        shutil.rmtree(stale, ignore_errors=True)
+    remove_leftovers(parent / index_dir.name)  # what killed builds left; never a running build's folder
     tmp = parent / f".{index_dir.name}.tmp-{os.getpid()}-{int(time.time())}"
     tmp.mkdir()
     try:
         manifest["dense"] = _write_parts(tmp, records, vectors, settings, dimension)
+        if units is not None:
+            sentence_vectors.save(tmp, *units)
+            manifest["sentences"] = {"count": int(len(units[1])), "dtype": "float16"}
+        manifest[FILES] = build_files(tmp)  # how recovery tells a complete build from a damaged one
         # The manifest goes last: a folder without one is never taken for an index.
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
         _swap_in(tmp, index_dir)

@@ -16,12 +16,12 @@ _BLOCK_TAGS = "p|div|br|li|ul|ol|tr|table|tbody|thead|tfoot|h[1-6]|blockquote|se
 _INLINE_TAGS = "i|b|em|strong|u|span|a|font|sup|sub|small|big|td|th|s|strike|mark|abbr|cite|code|o:p"
 _BLOCK_TAG_RE = re.compile(rf"</?(?:{_BLOCK_TAGS})\b[^<>\n]*/?>", re.IGNORECASE)
 _INLINE_TAG_RE = re.compile(rf"</?(?:{_INLINE_TAGS})\b[^<>\n]*/?>", re.IGNORECASE)
-_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
 _ENTITY_RE = re.compile(r"&(?:#\d{1,6}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,10});")
 
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")  # zero-width, BOM, soft hyphen
 _HYPHEN_BREAK_RE = re.compile(r"(?<=[A-Za-z])-\n(?=[a-z])")
-_MULTISPACE_RE = re.compile(r"[ \t\u00a0\u2007\u202f]+")
+# Any whitespace but a newline: tabs, no-break, em, thin, ideographic and every other Unicode space.
+_MULTISPACE_RE = re.compile(r"[^\S\n]+")
 # Only ",;:!?" and a sentence-final "." — a space before "." mid-line may be an ellipsis or decimal.
 _SPACE_BEFORE_PUNCT_RE = re.compile(r"(?<=\w) +([,;!?]|\.(?=\s|$))")
 _CALLOUT_RE = re.compile(r"^(>\s*)*\[![a-zA-Z]+\][-+]?\s*", re.MULTILINE)
@@ -29,11 +29,29 @@ _BLOCKQUOTE_RE = re.compile(r"^(?:>[ \t]?)+", re.MULTILINE)
 _PAGE_NUMBER_RE = re.compile(r"\d+")
 
 
+def strip_comments(text: str) -> str:
+    """Each complete `<!-- ... -->` replaced by a space; an unterminated `<!--` and what follows it are kept.
+
+    A loop over `str.find`, not `<!--.*?-->`: that regex rescanned to the end of the text from every
+    `<!--` when no `-->` followed, quadratic in a text of many `<!--`.
+    """
+    out: list[str] = []
+    pos = 0
+    while (start := text.find("<!--", pos)) != -1:
+        end = text.find("-->", start + 4)
+        if end == -1:
+            break
+        out += (text[pos:start], " ")
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def strip_html_remnants(text: str) -> str:
     """Drop HTML tags and decode entities left in exported text (e.g. `<p>` inside table rows)."""
     if "<" not in text and "&" not in text:
         return text
-    text = _COMMENT_RE.sub(" ", text)
+    text = strip_comments(text)
     text = _BLOCK_TAG_RE.sub("\n", text)  # block tags separated content, keep it separated
     text = _INLINE_TAG_RE.sub("", text)
     return _ENTITY_RE.sub(lambda m: html.unescape(m.group(0)), text)
@@ -69,7 +87,8 @@ def drop_consecutive_duplicates(lines: list[str]) -> list[str]:
 
 
 def fix_spacing(line: str) -> str:
-    """The line with runs of spaces and tabs made one space, stripped, and no space before punctuation."""
+    """The line with each run of whitespace (any Unicode space) made one space, stripped, and no space before
+    punctuation."""
     line = _MULTISPACE_RE.sub(" ", line).strip()
     return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", line)
 

@@ -8,8 +8,12 @@ seen. Nothing here knows any particular council: the product meets councils we n
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
 import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -124,7 +128,9 @@ def infer_date(text: str) -> str | None:
 
 # ---------------------------------------------------------------------------------------- inference
 
-_CAP = r"[A-Z][\w'’-]*"
+# A capitalised word of at most 61 characters (the longest place name has 58). Bounded so that a run like
+# "A-A-A-..." costs each of its starts a bounded scan: unbounded, every start scanned to the run's end.
+_CAP = r"[A-Z][\w'’-]{0,60}"
 # Spaces, not \s: a place name never spans lines, and a heading above must not glue onto it.
 _PLACE = rf"{_CAP}(?: +(?:(?:upon|on|under|in|le|de|and|&) +)?{_CAP}){{0,3}}"
 _COUNCIL_RES = [
@@ -243,11 +249,16 @@ def _infer_place(text: str, prose: frozenset[str] | None = None) -> str | None:
 
 _COMMITTEE_WORDS = r"(?:Sub-Committee|Committee|Scrutiny Panel|Panel|Board|Commission|Cabinet|Forum)"
 _COMMITTEE_NAME = rf"(?:{_CAP}|&)(?:\s+(?:{_CAP}|&|and|of|for|the|on)){{0,9}}?\s+{_COMMITTEE_WORDS}\b"
+# The name runs to the first dash or comma, trailing spaces not included. Written so that no space is tried
+# both as part of the name and as the space after it (a lazy name before `\s*` was quadratic in a run of
+# spaces), and so that `^[^\S\n]*` cannot run over blank lines (`^\s*` was quadratic in a run of them).
 _REPORT_TO_RE = re.compile(
-    r"^\s*(?:Report to|Meeting|Committee|Decision maker)\s*:\s*(?P<name>[^\n–—]+?)\s*(?:[-–—,].*)?$",
+    r"^[^\S\n]*(?:Report to|Meeting|Committee|Decision maker)\s*:\s*"
+    r"(?P<name>[^\s–—,-](?:[^\n–—,-]*[^\s–—,-])?)[^\S\n]*(?:[-–—,].*)?$",
     re.IGNORECASE | re.MULTILINE,
 )
-_TO_THE_RE = re.compile(rf"\bTO THE\s+(?P<name>[A-Z’'& ]+?{_COMMITTEE_WORDS.upper()})\b")
+# At most 100 characters before the committee word: "TO THE TO THE ..." made every start scan to its end.
+_TO_THE_RE = re.compile(rf"\bTO THE\s+(?=[A-Z’'&])(?P<name>[A-Z’'& ]{{1,100}}?{_COMMITTEE_WORDS.upper()})\b")
 _COMMITTEE_RE = re.compile(_COMMITTEE_NAME)
 
 
@@ -294,7 +305,9 @@ def infer_committee(text: str) -> str | None:
     return None
 
 
-_TITLE_LABEL_RE = re.compile(r"^\s*(?:Subject|Title|Report title|Topic)\s*:\s*(?P<title>\S.{2,200}?)\s*$",
+# The rest of the label's line; `_label_title` checks its length (a lazy `\S.{2,200}?\s*$` rescanned the
+# line's trailing spaces at every length it tried).
+_TITLE_LABEL_RE = re.compile(r"^[^\S\n]*(?:Subject|Title|Report title|Topic)\s*:\s*(?P<title>\S.*)$",
                              re.IGNORECASE | re.MULTILINE)  # fmt: skip
 _NOT_TITLE_RE = re.compile(
     r"^(agenda( item)?|minutes|date|time|venue|present|apologies|report|summary|item|public|part [ab]|"
@@ -305,9 +318,9 @@ _NOT_TITLE_RE = re.compile(
 
 def infer_title(text: str, hint: str | None = None) -> str | None:
     """ "Subject:"/"TITLE:" value, else an HTML <title>, else the first meaningful line of the header."""
-    m = _TITLE_LABEL_RE.search(text[:HEAD_CHARS])
-    if m:
-        return _tidy_title(m.group("title"))
+    labelled = _label_title(text[:HEAD_CHARS])
+    if labelled:
+        return _tidy_title(labelled)
     if hint and hint.strip():
         return _tidy_title(hint)
     for line in text[:HEAD_CHARS].split("\n"):
@@ -317,6 +330,15 @@ def infer_title(text: str, hint: str | None = None) -> str | None:
         if re.match(r"^[\W\d]", line) or line.startswith(("Date:", "Time:")):
             continue
         return _tidy_title(line)
+    return None
+
+
+def _label_title(head: str) -> str | None:
+    """The value of the first "Subject:"/"Title:" line whose value is 3 to 201 characters long."""
+    for m in _TITLE_LABEL_RE.finditer(head):
+        value = m.group("title")
+        if len(value) >= 3 and len(value.rstrip()) <= 201:
+            return value.rstrip()
     return None
 
 
@@ -355,7 +377,7 @@ _MINUTES_SIGNS_RE = re.compile(
 
 
 _REPORT_RE = re.compile(
-    r"^\W*(report (of|to|for|by)\b|report\s*$)|^.{0,60}\breport for (information|decision)", re.I | re.M
+    r"^[^\w\n]*(report (of|to|for|by)\b|report[^\S\n]*$)|^.{0,60}\breport for (information|decision)", re.I | re.M
 )
 
 
@@ -364,7 +386,8 @@ def infer_doc_type(text: str) -> str | None:
     head = text[:HEAD_CHARS]
     if len(_SPEAKER_TS_RE.findall(text[:20000])) >= 3 or re.search(r"\b(webcast|transcript)\b", head[:1000], re.I):
         return "transcript"
-    if re.search(r"^\s*(#+\s*)?minutes\b\s*:?|\bminutes of (the|a)\b.{0,80}\bmeeting\b", head, re.I | re.M):
+    # `^[^\S\n]*`, not `^\s*`, here and below: `\s*` ran over every blank line after each line start
+    if re.search(r"^[^\S\n]*(#+[^\S\n]*)?minutes\b|\bminutes of (the|a)\b.{0,80}\bmeeting\b", head, re.I | re.M):
         return "minutes"
     if _REPORT_RE.search(head):
         return "report"
@@ -372,7 +395,7 @@ def infer_doc_type(text: str) -> str | None:
         return "minutes"
     if re.search(r"\b(roundtable|round table|notes of|meeting notes|workshop)\b", head[:1500], re.I):
         return "notes"
-    if re.search(r"^\s*agenda\b", head[:500], re.I | re.M):
+    if re.search(r"^[^\S\n]*agenda\b", head[:500], re.I | re.M):
         return "agenda"
     return None
 
@@ -389,6 +412,54 @@ def infer_metadata(text: str, hints: dict[str, str] | None = None) -> dict[str, 
     }
 
 
+# ------------------------------------------------------------------------------------- document ids
+
+# An id is one URL path segment (/documents/{doc_id}) and a citation: letters, digits, '.', '_', '-'.
+_SAFE_ID_RE = re.compile(r"[\w.-]+")
+_UNSAFE_ID_CHAR_RE = re.compile(r"[^\w.-]+")
+SAFE_ID_RULE = "use letters, digits, '.', '_' or '-'"
+
+
+def is_safe_doc_id(doc_id: str) -> bool:
+    """Whether `doc_id` can be fetched as one URL path segment: no '/', not '.' or '..', no spaces."""
+    return bool(_SAFE_ID_RE.fullmatch(doc_id)) and doc_id.strip(".") != ""
+
+
+def unsafe_doc_id(doc_id: str, where: str) -> str | None:
+    """The skip reason for an id (given in `where`) that cannot be fetched, naming the fix; None if it is safe."""
+    return None if is_safe_doc_id(doc_id) else f"doc_id {doc_id!r} in {where}: {SAFE_ID_RULE}"
+
+
+def _id_part(text: str) -> str:
+    """`text` with each run of characters an id cannot hold (spaces, '/', undecodable bytes) as one '-'."""
+    part = _UNSAFE_ID_CHAR_RE.sub("-", text)
+    return part if part.strip(".") else part.replace(".", "-")
+
+
+def _base_id(path: Path, root: Path | None) -> str:
+    """The file's path below its input folder, without the extension, as a safe id: a/b/minutes -> a--b--minutes."""
+    rel = path.relative_to(root) if root is not None else Path(path.name)
+    return "--".join(_id_part(part) for part in (*rel.parent.parts, path.stem) if part) or "-"
+
+
+def _suffixed(ids: dict[Path, str], extra: Callable[[Path], str]) -> dict[Path, str]:
+    """`ids`, with `extra(path)` appended to every id two or more files share."""
+    counts = Counter(ids.values())
+    return {p: f"{i}-{extra(p)}" if counts[i] > 1 else i for p, i in ids.items()}
+
+
+def default_doc_ids(files: Sequence[tuple[Path, Path | None]]) -> dict[Path, str]:
+    """The id of each (file, input folder) when no sidecar or manifest gives one: unique, URL-safe and stable.
+
+    A top-level file keeps its stem (`minutes`); below the input folder the path counts (`2024-01--minutes`).
+    Files that would share an id get their extension (`minutes-pdf`, `minutes-docx`), then a hash of their
+    path: all of them, so that no id depends on the order files are found in.
+    """
+    ids = {path: _base_id(path, root) for path, root in files}
+    ids = _suffixed(ids, lambda p: _id_part(p.suffix.lower().lstrip(".")) or "none")
+    return _suffixed(ids, lambda p: hashlib.sha256(os.fsencode(p)).hexdigest()[:8])
+
+
 # ----------------------------------------------------------------------------- sidecars and manifests
 
 
@@ -401,6 +472,8 @@ def _check_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
             raise SkipFile(f"{where}: '{key}' must be a string, got {type(value).__name__}")
         if isinstance(value, str) and not value.strip():
             out[key] = None
+    if out.get("doc_id") is not None and (problem := unsafe_doc_id(str(out["doc_id"]), where)):
+        raise SkipFile(problem)
     raw_date = out.get("date")
     if raw_date is not None:
         iso = iso_date(raw_date)

@@ -103,7 +103,7 @@ class Passage:
         self, id: str, doc_id: str, text: str, char_start: int, char_end: int, *,
         page: int | None = None, agenda_item: str | None = None, speaker: str | None = None,
         speakers: list[str] | None = None, timestamp: str | None = None, heading: str | None = None,
-        turns: list[dict[str, Any]] | None = None, n_tokens: int = 0, **meta: Any,
+        turns: list[dict[str, Any]] | None = None, n_tokens: int = 0, row: int | None = None, **meta: Any,
     ) -> None:
         unknown = sorted(set(meta) - set(DOCUMENT_FIELD_NAMES))
         if unknown:
@@ -116,6 +116,7 @@ class Passage:
         # Where each speaker turn inside the chunk begins: {"start": absolute char offset, "speaker",
         # "timestamp"}, so a quote taken from the middle of a chunk is attributed to whoever said it.
         d["turns"] = list(turns or [])
+        d["row"] = row  # its row in the index it was read from (None until stored): not part of its data
 
     def __getattr__(self, name: str) -> Any:
         meta = self.__dict__.get("meta")
@@ -137,7 +138,7 @@ class Passage:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, the document's metadata among them, as one flat dict."""
-        out = {k: v for k, v in self.__dict__.items() if k != "meta"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("meta", "row")}
         out.update(self.meta)
         out["speakers"], out["turns"] = list(self.speakers), [dict(t) for t in self.turns]
         return out

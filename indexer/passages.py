@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -53,13 +54,23 @@ def _indexes() -> str:
 _T = TypeVar("_T")
 
 
+READERS = 4  # connections a read-only store opens at once, shared by the server's worker threads
+
+
 def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
-    """Run a read under the store's lock: one connection serves every worker thread."""
+    """Run a read on one of the store's connections, taken for the call (nested reads reuse it)."""
 
     @functools.wraps(method)
     def run(self: PassageStore, *args: Any, **kwargs: Any) -> _T:
-        with self._lock:
+        if getattr(self._held, "db", None) is not None:  # a read inside a read of this thread
             return method(self, *args, **kwargs)
+        conn = self._idle.get()
+        self._held.db = conn
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._held.db = None
+            self._idle.put(conn)
 
     return run
 
@@ -67,20 +78,30 @@ def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
 class PassageStore:
     """Passages, documents and their metadata in one SQLite file; a passage's row is its id in every index.
 
-    Opened read-only (immutable) by default, shared by worker threads under a lock; `create` makes a new
-    store to write, and `finish` completes it.
+    Opened read-only (immutable) by default with a few connections that worker threads share, one per
+    read; `create` makes a new store to write, and `finish` completes it.
     """
 
     def __init__(self, path: Path, *, readonly: bool = True) -> None:
         self.path = Path(path)
         # A finished store is never written again (a rebuild writes a new folder), so a reader opens it
-        # immutable: no locks or journal checks, and one open connection keeps reading this build even
-        # after the folder is swapped away.
+        # immutable: no locks or journal checks. Its connections are all opened now, so that they keep
+        # reading this build even after the folder is swapped away.
         uri = f"file:{self.path}?mode=ro&immutable=1" if readonly else f"file:{self.path}"
-        # One connection shared by the server's worker threads; the lock keeps each read whole.
-        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
+        self._conns = [sqlite3.connect(uri, uri=True, check_same_thread=False)
+                       for _ in range(READERS if readonly else 1)]
+        for conn in self._conns:
+            conn.row_factory = sqlite3.Row
+        self._primary = self._conns[0]
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        for conn in self._conns:
+            self._idle.put(conn)
+        self._held = threading.local()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection of the read this thread is running (the writer's one connection when writing)."""
+        return getattr(self._held, "db", None) or self._primary
 
     # -- writing -------------------------------------------------------------------------------
     @classmethod
@@ -120,8 +141,9 @@ class PassageStore:
         self._db.close()
 
     def close(self) -> None:
-        """Close the SQLite connection without committing."""
-        self._db.close()
+        """Close every connection without committing."""
+        for conn in self._conns:
+            conn.close()
 
     # -- reading -------------------------------------------------------------------------------
     @_locked
@@ -228,6 +250,11 @@ class PassageStore:
         return {d: h for d, h in self._db.execute("SELECT doc_id, content_hash FROM documents")}
 
     @_locked
+    def document_paths(self) -> dict[str, str]:
+        """Document id -> the path of the file it was read from, for every stored document."""
+        return {d: p or "" for d, p in self._db.execute("SELECT doc_id, source_path FROM documents")}
+
+    @_locked
     def fingerprints(self) -> dict[str, str]:
         """File fingerprint -> document id, for skipping unchanged files without parsing them."""
         q = "SELECT fingerprint, doc_id FROM documents WHERE fingerprint IS NOT NULL AND fingerprint != ''"
@@ -250,4 +277,4 @@ def _row_to_passage(r: sqlite3.Row) -> Passage:
     d = {c: r[c] for c in _PASSAGE_COLS if c in present}  # a store older than a new field lacks its column
     for c in _JSON_COLS:
         d[c] = json.loads(d[c] or "[]")
-    return Passage(**d)
+    return Passage(**d, row=int(r["row"]))

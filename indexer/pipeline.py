@@ -11,6 +11,9 @@ runs the stages in order and writes the index.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +26,9 @@ from indexer.cache import EmbeddingCache, text_key
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.embed import Embedder, choose_backend, load_embedder, model_id_for
 from indexer.index import PASSAGES, IndexLoadError, read_manifest, recover_interrupted
-from indexer.loaders import discover, read_file
-from indexer.metadata import MANIFEST_NAMES, CouncilRegistry, recanonicalise
-from indexer.models import Document, Passage, SkipFile
+from indexer.loaders import find_files, read_file
+from indexer.metadata import MANIFEST_NAMES, CouncilRegistry, default_doc_ids, recanonicalise, unsafe_doc_id
+from indexer.models import Document, Passage, SkipFile, passage_id
 from indexer.passages import PassageStore
 
 # Called as loader(path, None, raw): `load_document`'s signature, given the bytes the build already read.
@@ -44,6 +47,7 @@ class FileRecord:
     passages: list[Passage] | None = None  # the previous index's for an unchanged file, then the final ones
     reused: bool = False  # the passages came from the previous index rather than from chunking
     skip: str | None = None  # why the file is not indexed
+    default_id: str = ""  # its id unless a sidecar or manifest gives one (`default_doc_ids`); "": the loader's
 
     @property
     def indexed(self) -> bool:
@@ -58,6 +62,7 @@ class PreviousIndex:
         self.store: PassageStore | None = None
         self.hashes: dict[str, str] = {}
         self.by_fingerprint: dict[str, str] = {}
+        self.paths: dict[str, str] = {}  # document id -> the file it was read from
         self.manifest: dict | None = None
         try:
             recover_interrupted(index_dir)
@@ -70,8 +75,15 @@ class PreviousIndex:
             self.store = PassageStore(index_dir / PASSAGES)
             self.hashes = self.store.document_hashes()
             self.by_fingerprint = self.store.fingerprints()
+            self.paths = self.store.document_paths()
         except Exception:  # a damaged old index is simply not reused
-            self.store, self.hashes, self.by_fingerprint = None, {}, {}
+            self.store, self.hashes, self.by_fingerprint, self.paths = None, {}, {}, {}
+
+    @property
+    def sources(self) -> list[Path]:
+        """The input folders and files the previous index was built from (none for an index built before
+        sources were recorded)."""
+        return [Path(p) for p in (self.manifest or {}).get("sources") or ()]
 
     def unchanged(self, fingerprint: str) -> tuple[Document, list[Passage]] | None:
         """The stored document and passages of a file whose bytes and metadata files are unchanged."""
@@ -129,9 +141,19 @@ class EmbedderHandle:
 
 
 def discover_files(paths: Sequence[Path]) -> tuple[list[FileRecord], list[tuple[str, str]]]:
-    """One record per supported file under `paths`, in sorted order, and (path, reason) for files skipped."""
-    files, skipped = discover([Path(p) for p in paths])
-    return [FileRecord(path) for path in files], skipped
+    """One record per supported file under `paths`, in sorted order, each with its default id, and
+    (path, reason) for everything else found there."""
+    found = find_files([Path(p) for p in paths])
+    ids = default_doc_ids(found.files)
+    return [FileRecord(path, default_id=ids[path]) for path, _ in found.files], sorted(found.skipped.items())
+
+
+def printable(text: str) -> str:
+    """`text` safe to print and store as UTF-8: a name's undecodable bytes shown as \\xff escapes."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class MetadataBytes:
@@ -155,7 +177,8 @@ def _read_if_file(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise SkipFile(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+        raise SkipFile(f"cannot read its metadata file {path.name}: {exc.strerror or exc}; "
+                       "check that file's permissions") from exc
 
 
 def metadata_paths(path: Path) -> tuple[Path, ...]:
@@ -168,13 +191,15 @@ def fingerprint(path: Path, raw: bytes, metadata: MetadataBytes) -> str:
 
     Stored in the index and compared by the next build, so its recipe must not change.
     """
-    h = hashlib.sha256(str(path.resolve()).encode())
-    h.update(path.name.encode() + b"\x00")
+    # Names as the file system's bytes (os.fsencode): the same as UTF-8 for any name that decodes, and
+    # a name that is not UTF-8 (b"bad\xff.txt") hashes too.
+    h = hashlib.sha256(os.fsencode(path.resolve()))
+    h.update(os.fsencode(path.name) + b"\x00")
     h.update(raw)
     for meta_path in metadata_paths(path):
         data = metadata.get(meta_path)
         if data is not None:
-            h.update(meta_path.name.encode() + b"\x00")
+            h.update(os.fsencode(meta_path.name) + b"\x00")
             h.update(data)
     return h.hexdigest()
 
@@ -186,6 +211,8 @@ def read(record: FileRecord, metadata: MetadataBytes) -> None:
         record.fingerprint = fingerprint(record.path, record.raw, metadata)
     except SkipFile as exc:
         record.raw, record.skip = None, str(exc)
+    except Exception as exc:  # one bad file must not stop the build; its reason is reported
+        record.raw, record.skip = None, f"cannot read or fingerprint the file ({type(exc).__name__}: {exc})"
 
 
 def reuse_unchanged(record: FileRecord, previous: PreviousIndex) -> None:
@@ -206,19 +233,64 @@ def parse(record: FileRecord, loader: Loader) -> None:
     except SkipFile as exc:
         record.skip = str(exc)
     except Exception as exc:  # one bad file must not stop the build; its reason is reported
-        record.skip = f"could not be read: {type(exc).__name__}: {exc}"
+        record.skip = (f"could not extract its text ({type(exc).__name__}: {exc}): the file may be damaged; "
+                       "open and re-save or re-export it")
 
 
-def load_files(records: Sequence[FileRecord], previous: PreviousIndex, loader: Loader, progress: bool) -> None:
-    """read → reuse → parse for each file in turn, so only one file's bytes are held at a time."""
-    metadata = MetadataBytes()
-    for record in tqdm(records, desc="Reading", unit="file", disable=not progress):
+def settle(record: FileRecord) -> None:
+    """Give a loaded document its final id (the default one unless its metadata names one) and check
+    that it can be stored and fetched; a problem becomes the file's skip reason."""
+    doc = record.doc
+    assert doc is not None, "load the file first"
+    sources = doc.meta.extra.get("meta_sources")
+    if record.default_id and isinstance(sources, dict) and "doc_id" not in sources:
+        doc.meta.doc_id = record.default_id
+    doc.source_path = printable(str(record.path))
+    record.skip = unsafe_doc_id(doc.meta.doc_id, _id_source(record.path, sources)) or _unstorable(doc)
+
+
+def _id_source(path: Path, sources: object) -> str:
+    """Where the document's id came from, for a skip reason: its sidecar, its folder's manifest or its name."""
+    source = sources.get("doc_id") if isinstance(sources, dict) else None
+    if source == "sidecar":
+        return f"sidecar {printable(path.with_suffix('.json').name)}"
+    if source == "manifest":
+        return next((n for n in MANIFEST_NAMES if (path.parent / n).is_file()), "the folder's manifest")
+    return f"the file name {printable(path.name)}"
+
+
+def _unstorable(doc: Document) -> str | None:
+    """Why the document cannot be written to the passage store (text that is not valid Unicode), or None."""
+    try:
+        json.dumps(doc.meta.to_dict(), ensure_ascii=False, default=str).encode("utf-8")
+        doc.text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"its text or metadata holds characters that are not valid Unicode ({exc.reason}): "
+                "re-save the file, or its sidecar, as UTF-8")
+    return None
+
+
+def load_one(record: FileRecord, metadata: MetadataBytes, previous: PreviousIndex, loader: Loader) -> None:
+    """read → reuse → parse → settle for one file; any failure becomes its skip reason, never the build's."""
+    try:
         read(record, metadata)
         if record.skip is None:
             reuse_unchanged(record, previous)
         if record.skip is None and record.doc is None:
             parse(record, loader)
+        if record.skip is None and record.doc is not None:
+            settle(record)
+    except Exception as exc:  # e.g. a damaged previous index: this file is reported, the rest go on
+        record.skip = f"could not be loaded ({type(exc).__name__}: {exc}); rerun with --force to rebuild it"
+    finally:
         record.raw = None
+
+
+def load_files(records: Sequence[FileRecord], previous: PreviousIndex, loader: Loader, progress: bool) -> None:
+    """read → reuse → parse → settle for each file in turn, so only one file's bytes are held at a time."""
+    metadata = MetadataBytes()
+    for record in tqdm(records, desc="Reading", unit="file", disable=not progress):
+        load_one(record, metadata, previous, loader)
 
 
 def drop_duplicates(records: Sequence[FileRecord]) -> None:
@@ -232,6 +304,16 @@ def drop_duplicates(records: Sequence[FileRecord]) -> None:
             record.skip = f"duplicate document id {doc_id!r} (also {seen[doc_id]})"
         else:
             seen[doc_id] = record.path
+
+
+def same_text(records: Sequence[FileRecord]) -> list[list[str]]:
+    """The paths of indexed files that hold the same extracted text, in groups of two or more."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        if record.indexed:
+            digest = hashlib.sha256(record.doc.text.encode("utf-8")).hexdigest()  # type: ignore[union-attr]
+            groups[digest].append(printable(str(record.path)))
+    return [paths for paths in groups.values() if len(paths) > 1]
 
 
 def canonicalise(docs: Sequence[Document]) -> CouncilRegistry:
@@ -277,19 +359,23 @@ def chunk(record: FileRecord, previous: PreviousIndex, chunker: Chunker) -> None
         passages = chunker(doc)
     for p in passages:  # reused passages carry the council as canonicalised by the last build
         p.council = doc.meta.council
+        if p.doc_id != doc.meta.doc_id:  # and the id it had then: an id that is now unique changed
+            p.doc_id, p.id = doc.meta.doc_id, passage_id(doc.meta.doc_id, p.text)
     record.passages = passages
 
 
 def embed(
     passages: Sequence[Passage], get_embedder: Callable[[], Embedder], cache: EmbeddingCache,
-    batch_size: int, progress: bool,
+    batch_size: int, progress: bool, missed: set[str] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for every passage and how many were embedded: from the cache where possible, new ones
-    embedded shortest first."""
+    embedded shortest first. `missed`, when given, receives the cache keys of the texts embedded."""
     keys = [text_key(p.text) for p in passages]
     cached = cache.get_many(list(dict.fromkeys(keys)))
     missing = sorted({k: p.text for k, p in zip(keys, passages, strict=True) if k not in cached}.items(),
                      key=lambda kv: len(kv[1]))
+    if missed is not None:
+        missed.update(k for k, _ in missing)
     if missing:
         embedder = get_embedder()
         bar = tqdm(total=len(missing), desc="Embedding", unit="chunk", disable=not progress)

@@ -33,7 +33,9 @@ _NAME_RE = re.compile(
 # Fallback for glued speaker lines whose name we never saw standalone: the capitalised words at the end.
 _GLUED_NAME_RE = re.compile(rf"(?:{_TITLES} )?[A-Z][a-z'’-]+(?: [A-Z][a-zA-Z'’-]+){{1,2}}$")
 _AGENDA_MARKER_RE = re.compile(r"^Agenda item\s*:\s*$", re.IGNORECASE)
-_MD_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>\S.*?)\s*#*$")
+# The closing `#`s are stripped by `_md_heading`: a lazy title before `\s*#*$` retried the line's
+# end at every length, quadratic on "# a###...b".
+_MD_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>\S.*)$")
 _NUMBERED_RE = re.compile(r"^(?:Item\s+)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})[.)]?\s+(?P<title>\S.*)$", re.IGNORECASE)
 
 
@@ -183,6 +185,16 @@ def _numbered_agenda(text: str, markdown: bool) -> str | None:
     return re.sub(r"\s+", " ", text).rstrip(":").strip()
 
 
+def _md_heading(text: str) -> tuple[int, str] | None:
+    """(level, title) of a markdown `## Title ##` line, closing hashes and spaces dropped; None otherwise."""
+    m = _MD_HEADING_RE.match(text)
+    if not m:
+        return None
+    title = m.group("title")
+    # the shortest title (at least one character) that leaves only spaces and then `#`s at the end
+    return len(m.group("hashes")), title.rstrip("#").rstrip() or title[0]
+
+
 def _plain_heading(text: str, isolated: bool) -> bool:
     """A short Title Case or UPPER CASE line standing on its own."""
     if not isolated or len(text) > 80 or len(text.split()) > 10 or len(text) < 3:
@@ -317,18 +329,18 @@ def _parse_document(text: str, pages: list[tuple[int, int, int]] | None) -> list
             continue
         prev_blank = i == 0 or not lines[i - 1].text
         next_blank = i + 1 >= len(lines) or not lines[i + 1].text
-        md = _MD_HEADING_RE.match(line.text)
-        label = _numbered_agenda(md.group("title") if md else line.text, markdown=bool(md))
+        md = _md_heading(line.text)
+        label = _numbered_agenda(md[1] if md else line.text, markdown=bool(md))
         if label is not None and (md or prev_blank or label.endswith(":") or line.text.endswith(":")):
-            level = len(md.group("hashes")) if md else 7
+            level = md[0] if md else 7
             agenda, agenda_level, heading = label, level, label
             b.close()
             b.add(line, "agenda", agenda_item=agenda, heading=heading)
             b.close()
             continue
         if md or _plain_heading(line.text, prev_blank and next_blank):
-            heading = md.group("title") if md else line.text
-            if md and len(md.group("hashes")) <= agenda_level:
+            heading = md[1] if md else line.text
+            if md and md[0] <= agenda_level:
                 agenda, agenda_level = None, 99
             b.close()
             b.add(line, "heading", agenda_item=agenda, heading=heading)

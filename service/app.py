@@ -22,6 +22,7 @@ from core.engine import Engine
 from service.deps import install_build_header
 from service.errors import install_error_handlers
 from service.holder import EngineHolder
+from service.posture import harden
 from service.routes import answers, documents, meta, search
 
 DESCRIPTION = (
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.holder = hold(engine, False) if engine is not None else None
     install_error_handlers(app)
     install_build_header(app)
+    harden(app, settings)  # local docs, body-size/read limits, declared OpenAPI limits (service/posture.py)
     for module in (search, answers, documents, meta):
         app.include_router(module.router)
     return app

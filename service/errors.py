@@ -6,6 +6,7 @@ comes from the engine, from FastAPI's request validation, from routing, or from 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -18,7 +19,8 @@ from core.errors import CoreError, ErrorKind
 
 log = logging.getLogger("councilqa.service")
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+               413: "too_large",
                415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable"}
 
 
@@ -41,8 +43,20 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+class ErrorJSONResponse(JSONResponse):
+    """An error body that always renders: input echoed in it that UTF-8 cannot encode (a lone surrogate)
+    is written as a JSON \\u escape rather than failing the response with a 500."""
+
+    def render(self, content: Any) -> bytes:
+        """UTF-8 JSON as usual; ASCII JSON with \\u escapes when the content holds a lone surrogate."""
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _json(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message, details), status_code=status)
+    return ErrorJSONResponse(error_body(code, message, details), status_code=status)
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
@@ -69,6 +83,10 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI's "error parsing the body" for bytes that are not UTF-8: as invalid as malformed JSON (422).
+        return _json(422, "invalid_request", "The request body is not UTF-8 text: send JSON encoded as UTF-8.",
+                     {"errors": [{"field": "body", "message": str(exc.__cause__), "type": "unicode_decode"}]})
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "Request failed"
     return _json(exc.status_code, code, message)

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.engine import Engine
 from core.build import build_on_disk
+from core.engine import Engine
 
 log = logging.getLogger("councilqa.service")
 

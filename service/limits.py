@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.settings import Settings
@@ -29,7 +28,9 @@ class BodyLimit:
     """ASGI middleware: a body over `max_bytes` gets a 413, one still arriving after `timeout_s` a 408.
 
     A declared Content-Length over the limit is refused before anything is read; a chunked body is
-    counted as it arrives and refused as soon as it passes the limit. Both answer in the one error shape.
+    counted as it arrives and cut off as soon as it passes the limit (or its time runs out): the app
+    sees the read fail, whatever it answers is dropped, and the refusal goes out instead, in the one
+    error shape.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
@@ -37,43 +38,73 @@ class BodyLimit:
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
 
-    def _too_large(self, size: int | None) -> StarletteHTTPException:
+    def _too_large(self, size: int | None) -> _Refused:
         got = f" ({size:,} bytes)" if size is not None else ""
-        return StarletteHTTPException(413, f"The request body{got} is over the limit of {self.max_bytes:,} bytes.")
+        return _Refused(413, "too_large", f"The request body{got} is over the limit of {self.max_bytes:,} bytes.",
+                        {"max_bytes": self.max_bytes})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with its body bounded in size and read time; refuse it when it is not."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            exc = self._too_large(declared)
-            await _send_error(scope, receive, send, 413, "too_large", str(exc.detail),
-                              {"max_bytes": self.max_bytes})
+            await self._too_large(declared).send(scope, receive, send)
             return
         deadline = time.monotonic() + self.timeout_s
         seen = 0
-        done = False
+        done = started = False
+        refused: _Refused | None = None
 
         async def limited_receive() -> Message:
-            nonlocal seen, done
+            nonlocal seen, done, refused
             if done:  # the body is in: what follows is the wait for a disconnect, not bounded here
                 return await receive()
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                raise StarletteHTTPException(408, f"The request body did not arrive within {self.timeout_s:g}s.") \
-                    from None
+                refused = _Refused(408, "request_timeout", f"The request body did not arrive within "
+                                   f"{self.timeout_s:g}s.", {"timeout_s": self.timeout_s})
+                raise refused from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise self._too_large(None)
+                    refused = self._too_large(None)
+                    raise refused
                 done = not message.get("more_body", False)
             else:
                 done = True
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused is not None and not started:
+                return  # the app's answer to a body that was cut off: the refusal goes instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if refused is None or started:
+                raise
+        if refused is not None and not started:
+            await refused.send(scope, receive, send)
+
+
+class _Refused(Exception):
+    """A body the middleware will not take; it sends its own error response."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+    async def send(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request with this refusal, in the one error shape, and close the connection."""
+        response = JSONResponse(error_body(self.code, self.message, self.details), status_code=self.status,
+                                headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -84,12 +115,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _send_error(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,
-                      details: dict[str, Any]) -> None:
-    response = JSONResponse(error_body(code, message, details), status_code=status, headers={"Connection": "close"})
-    await response(scope, receive, send)
 
 
 def _set(params: list[dict[str, Any]], name: str, **bounds: Any) -> None:
@@ -134,7 +159,7 @@ def declare_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
     """Enforce the body limits and declare every limit in the app's OpenAPI schema."""
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        timeout_s=settings.body_read_timeout_s)
     generate: Callable[[], dict[str, Any]] = app.openapi
 

@@ -186,7 +186,8 @@ DocumentResponse = create_model("DocumentResponse", __base__=_DocumentBase,
 
 class HealthResponse(BaseModel):
     status: Literal["ok"] = PydField("ok", description="'ok' when the index and model are loaded.")
-    index_dir: str = PydField(..., description="The index being served.")
+    index_dir: str = PydField(..., description="The name of the index folder being served (its absolute path "
+                              "only where COUNCILQA_EXPOSE_DETAILS is set).")
     model: str = PydField(..., description="Embedding model id.")
     passages: int = PydField(..., description="Passages in the index.")
     documents: int = PydField(..., description="Documents in the index.")
@@ -196,7 +197,8 @@ class HealthResponse(BaseModel):
 
 
 class StatsResponse(BaseModel):
-    manifest: dict[str, Any] = PydField(..., description="The index manifest (model, chunking, counts, versions).")
+    manifest: dict[str, Any] = PydField(..., description="The index manifest (model, chunking, counts; library "
+                                        "versions and source paths only where COUNCILQA_EXPOSE_DETAILS is set).")
     passages: int = PydField(..., description="Passages in the index.")
     documents: int = PydField(..., description="Documents in the index.")
     councils: int = PydField(..., description="Distinct councils.")

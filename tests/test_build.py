@@ -90,7 +90,8 @@ def test_incremental_rebuild_embeds_only_what_changed(tmp_path: Path, corpus: Pa
     emb = FakeEmbedder()
     changed = build_index([corpus], settings, embedder=emb, progress=False)
     assert changed.reused_documents == 2
-    assert changed.embedded == emb.calls == 1
+    assert changed.embedded == 1 and changed.sentences_embedded == 1  # the new chunk and its one new sentence
+    assert emb.calls == changed.embedded + changed.sentences_embedded
     assert changed.chunks == first.chunks
 
     # Add a document: only its chunks are embedded. Remove one: it disappears.
@@ -104,8 +105,8 @@ def test_incremental_rebuild_embeds_only_what_changed(tmp_path: Path, corpus: Pa
     assert record is not None
     d_chunks = len(record[1])
     assert added.removed_documents == ["a"]
-    assert emb.calls == added.embedded
-    assert added.embedded == d_chunks
+    assert emb.calls == added.embedded + added.sentences_embedded
+    assert added.embedded == d_chunks and added.sentences_embedded > 0
     assert idx.passages.document("a") is None and idx.passages.document("d") is not None
 
 

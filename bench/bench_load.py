@@ -1,0 +1,128 @@
+"""Throughput and tail latency under concurrent load: N clients against a real uvicorn server on loopback.
+
+    python -m bench.bench_load --index-dir /tmp/idx_corpus                      # 50 clients, 20 s, 70/30 mix
+    python -m bench.bench_load --index-dir /tmp/idx_corpus --search-only --seconds 15
+    python -m bench.bench_load --index-dir /tmp/idx_corpus --compare            # batched vs one-at-a-time encoding
+
+Every request is uncached: each query gets a distinct suffix, so its vector is encoded afresh, and
+sentence vectors of /ask are cached only as a running service would cache them. The server runs in a
+subprocess (its own GIL), the clients in this one (asyncio + httpx). Prints requests/s and p50/p95/p99
+per endpoint, and the CPU, so runs on different machines can be compared. Loopback only; the loop is
+bounded in time and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_latency import QUESTIONS, _free_port, percentile  # noqa: E402
+from bench.common import machine  # noqa: E402
+
+WORDS = ("budget", "report", "council", "committee", "funding", "plan", "service", "review", "policy", "members",
+         "housing", "transport", "schools", "care", "decision", "meeting", "officers", "scrutiny", "year", "cost")
+
+
+def query(i: int, rng: random.Random) -> str:
+    """A distinct, realistic query: a benchmark question plus two topic words and a number."""
+    return f"{rng.choice(QUESTIONS)} {rng.choice(WORDS)} {rng.choice(WORDS)} {i}"
+
+
+def start_server(index_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
+    """`councilqa serve` in a subprocess; returns once /health answers."""
+    cmd = [sys.executable, "-m", "councilqa.cli", "serve", "--index-dir", str(index_dir), "--port", str(port)]
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not start in 180 s")
+
+
+async def client(http: httpx.AsyncClient, until: float, ask_share: float, seed: int,
+                 out: dict[str, list[float]], errors: list[str]) -> None:
+    """One user: requests back to back until `until`, /ask with probability `ask_share`."""
+    rng = random.Random(seed)
+    i = 0
+    while time.monotonic() < until:
+        i += 1
+        q = query(seed * 100_000 + i, rng)
+        t0 = time.perf_counter()
+        if rng.random() < ask_share:
+            name, r = "/ask", await http.post("/ask", json={"question": q})
+        else:
+            name, r = "/search", await http.get("/search", params={"q": q})
+        out.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+        if r.status_code != 200:
+            errors.append(f"{name} {r.status_code}")
+
+
+async def load(port: int, clients: int, seconds: float, ask_share: float) -> tuple[dict[str, list[float]], list[str],
+                                                                                      float]:
+    """Run the clients for `seconds`; returns latencies per endpoint, errors and the wall time."""
+    out: dict[str, list[float]] = {}
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits) as http:
+        await http.get("/search", params={"q": "warm up"})  # model and caches warm, as in service
+        started = time.monotonic()
+        until = started + seconds
+        await asyncio.gather(*(client(http, until, ask_share, s, out, errors) for s in range(1, clients + 1)))
+        return out, errors, time.monotonic() - started
+
+
+def run(index_dir: Path, clients: int, seconds: float, ask_share: float, env: dict[str, str], label: str) -> None:
+    """One server configuration under load, printed as a table row per endpoint."""
+    port = _free_port()
+    proc = start_server(index_dir, port, env)
+    try:
+        out, errors, wall = asyncio.run(load(port, clients, seconds, ask_share))
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    for name, ms in sorted(out.items(), reverse=True):
+        print(f"| {label} | {name} | {len(ms)} | {len(ms) / wall:.1f} | {percentile(ms, 50):.0f} | "
+              f"{percentile(ms, 95):.0f} | {percentile(ms, 99):.0f} | {statistics.fmean(ms):.0f} |")
+    total = sum(len(v) for v in out.values())
+    print(f"| {label} | all | {total} | {total / wall:.1f} | | | | | errors: {len(errors)} {errors[:3]}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index-dir", type=Path, required=True)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--ask-share", type=float, default=0.3, help="Share of requests that are /ask (0..1).")
+    ap.add_argument("--search-only", action="store_true", help="Only /search (ask share 0).")
+    ap.add_argument("--compare", action="store_true",
+                    help="Also run with query batching off (COUNCILQA_QUERY_BATCH=1), side by side.")
+    args = ap.parse_args()
+    share = 0.0 if args.search_only else args.ask_share
+    print(f"# {machine()}")
+    print(f"# {args.clients} clients, {args.seconds:.0f} s, /ask share {share:.0%}, index {args.index_dir}")
+    print("| config | endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | mean ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    if args.compare:
+        run(args.index_dir, args.clients, args.seconds, share, {"COUNCILQA_QUERY_BATCH": "1"}, "one at a time")
+    run(args.index_dir, args.clients, args.seconds, share, {}, "batched")
+
+
+if __name__ == "__main__":
+    main()

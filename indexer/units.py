@@ -1,0 +1,118 @@
+"""Quotable units of a passage: the sentence-like spans an answer may quote, found the same way at
+index time (to embed them once, with the passages) and at answer time.
+
+Transcripts: sentences that may span a few lines, long unpunctuated runs packed a few lines at a
+time; speaker labels (lines that are exactly a turn's "speaker - h:mm:ss"), agenda lines, headings,
+table rows and web-page control labels are never quoted. Every span is an exact slice of the text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from common.language import web_ui_line
+from indexer.models import Passage
+
+_BREAK_LINE = re.compile(
+    r"^\s*(?:$|-\s*$|.{1,80} - \d{1,2}:\d{2}:\d{2}\s*$|agenda item\s*:?\s*$|#{1,6}\s)",
+    re.IGNORECASE,
+)  # and web-page control labels ("Share this page"): common.language.web_ui_line
+_BULLET = re.compile(r"^\s*(?:[-*•▪◦]|\d{1,2}[.)])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
+MAX_UNIT_CHARS = 320
+MIN_UNIT_WORDS = 4
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for raw in text.split("\n"):
+        out.append((pos, pos + len(raw)))
+        pos += len(raw) + 1
+    return out
+
+
+def _blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Runs of consecutive content lines; speaker, agenda and blank lines break them, bullets start one."""
+    blocks: list[tuple[int, int]] = []
+    cur: list[int] | None = None
+    for s, e in _lines(text):
+        line = text[s:e]
+        if (_BREAK_LINE.match(line) or line.lstrip().startswith("|") or (labels and line.strip() in labels)
+                or web_ui_line(line)):
+            if cur:
+                blocks.append((cur[0], cur[1]))
+            cur = None
+            if line.lstrip().startswith("|"):
+                blocks.append((s, e))
+            continue
+        if cur is None or _BULLET.match(line):
+            if cur:
+                blocks.append((cur[0], cur[1]))
+            cur = [s, e]
+        else:
+            cur[1] = e
+    if cur:
+        blocks.append((cur[0], cur[1]))
+    return blocks
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans, pos = [], start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, end))
+    return spans
+
+
+def _pack_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """An unpunctuated run (ASR) cut at line breaks, then at spaces, into pieces of bounded length."""
+    cuts = [start]
+    last_break = start
+    for i in range(start, end):
+        if text[i] in "\n ":
+            if i - cuts[-1] >= MAX_UNIT_CHARS and last_break > cuts[-1]:
+                cuts.append(last_break)
+            if text[i] == "\n" or i - cuts[-1] >= MAX_UNIT_CHARS:
+                last_break = i + 1
+    cuts.append(end)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _trim(text: str, s: int, e: int) -> tuple[int, int]:
+    m = _BULLET.match(text, s)
+    if m and m.end() <= e:
+        s = m.end()
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def turn_labels(passage: Passage) -> frozenset[str]:
+    """The label lines of the passage's turns ("Cllr Jane Francis - 1:37:50"), which are never quoted."""
+    return frozenset(f"{t['speaker']} - {t['timestamp']}" for t in passage.turns
+                     if t.get("speaker") and t.get("timestamp"))
+
+
+def split_blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int, int]]:
+    """(start, end, block number) of the quotable spans of a passage, in order; exact slices of `text`.
+
+    Units of one block (a run of lines between speaker labels, headings or blank lines) are neighbours
+    that can be joined into one quote.
+    """
+    out = []
+    for b, (bs, be) in enumerate(_blocks(text, labels)):
+        for ss, se in _sentences(text, bs, be):
+            pieces = _pack_long(text, ss, se) if se - ss > MAX_UNIT_CHARS * 1.5 else [(ss, se)]
+            for ps, pe in pieces:
+                s, e = _trim(text, ps, pe)
+                if len(text[s:e].split()) >= MIN_UNIT_WORDS:
+                    out.append((s, e, b))
+    return out
+
+
+def split_units(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Quotable spans of a passage, in order; every span is an exact slice of `text`."""
+    return [(s, e) for s, e, _ in split_blocks(text, labels)]
