@@ -20,6 +20,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,11 +43,13 @@ def query(i: int, rng: random.Random) -> str:
 def start_server(index_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
     """`councilqa serve` in a subprocess; returns once /health answers."""
     cmd = [sys.executable, "-m", "councilqa.cli", "serve", "--index-dir", str(index_dir), "--port", str(port)]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server mid-run.
+    log = tempfile.NamedTemporaryFile(prefix="councilqa-load-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            raise SystemExit(f"server exited: {Path(log.name).read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return proc

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         "NNCF are installed and the CPU has int8 dot-product instructions, else torch-bf16 where it has native "
         "bfloat16, else torch-fp32.",
     )
+    query_backend: Literal["auto", "same", "onnx-fp32"] = Field(
+        "auto", description="What encodes queries in a running service: auto takes ONNX Runtime on the model's "
+        "float32 export (the same vectors as float32 PyTorch, about four times faster for a query) where "
+        "onnxruntime is installed and the passages are embedded with PyTorch; same uses the passage embedder.",
+    )
     embed_batch_size: int = Field(64, ge=1, le=4096)
     query_prefix: str = Field("", description="Prefix added to queries (e.g. 'query: ' for e5 models).")
     passage_prefix: str = Field("", description="Prefix added to passages (e.g. 'passage: ').")

@@ -37,8 +37,8 @@ from core.plan import Plan, make_plan
 from core.query import Understanding, Vocabulary
 from core.results import Answer, DocumentPage, DocumentText, Health, Hit, Query, SearchResults
 from core.retrieval import BOOST_WEIGHT, apply_boosts, candidate_count, ranked_rows, rrf
-from core.validate import check_filters, check_k, check_mode, check_text
-from indexer.embed import Embedder, load_embedder, model_id_for
+from core.validate import check_filters, check_k, check_mode, check_paging, check_text
+from indexer.embed import Embedder, load_embedder, load_query_embedder, model_id_for
 from indexer.index import CouncilIndex, IndexLoadError
 from indexer.models import Passage
 from indexer.passages import PassageStore
@@ -52,9 +52,11 @@ class Engine:
     """Hybrid search and cited answers over one loaded index."""
 
     def __init__(self, index: CouncilIndex, embedder: Embedder, settings: Settings,
-                 answer_config: ans.AnswerConfig | None = None) -> None:
+                 answer_config: ans.AnswerConfig | None = None, query_embedder: Embedder | None = None) -> None:
         self.index = index
         self.embedder = embedder
+        # Queries and answer-time sentences; the passage embedder unless a faster faithful one is given.
+        self.query_embedder = query_embedder or embedder
         self.settings = settings
         self.answer_config = answer_config or ans.AnswerConfig(abstain_below=settings.answer_min_evidence)
         self.strip_filter_words = True  # drop words that became filters from the BM25 query
@@ -74,7 +76,9 @@ class Engine:
         """Load the index, then the model; IndexLoadError names the `councilqa index` command to run."""
         expected = embedder.model_id if embedder is not None else model_id_for(settings.model)
         index = CouncilIndex.load(settings.index_dir, expected_model_id=expected)
-        return cls(index, embedder or load_embedder(settings), settings)
+        passages = embedder or load_embedder(settings)
+        queries = load_query_embedder(settings, passages) if embedder is None else None
+        return cls(index, passages, settings, query_embedder=queries)
 
     def close(self) -> None:
         """Release the worker pool and the passage store; the engine answers nothing after this."""
@@ -101,7 +105,7 @@ class Engine:
 
     def _encode_queries_locked(self, texts: Sequence[str]) -> np.ndarray:
         with self._encode_lock:
-            return np.asarray(self.embedder.encode_queries(list(texts)), dtype=np.float32)
+            return np.asarray(self.query_embedder.encode_queries(list(texts)), dtype=np.float32)
 
     def _encode_query_uncached(self, text: str) -> np.ndarray:
         return self._batcher.encode(text)
@@ -123,7 +127,7 @@ class Engine:
             with self._encode_lock:
                 for i in range(0, len(missing), UNIT_BATCH):
                     batch = missing[i:i + UNIT_BATCH]
-                    vecs = np.asarray(self.embedder.encode_passages(batch), dtype=np.float32)
+                    vecs = np.asarray(self.query_embedder.encode_passages(batch), dtype=np.float32)
                     fresh.update(zip(batch, vecs, strict=True))
             self._unit_vectors.put_many(fresh)
             known.update(fresh)
@@ -267,9 +271,7 @@ class Engine:
 
     def documents(self, limit: int = 50, offset: int = 0) -> DocumentPage:
         """One page of the indexed documents, ordered by id."""
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise CoreError("invalid_paging", "limit must be 1..1000 and offset 0 or more.", "invalid",
-                            {"limit": limit, "offset": offset})
+        limit, offset = check_paging(limit, offset)
         total, docs = self._store().documents(limit, offset)
         return DocumentPage(total, limit, offset, docs)
 
@@ -293,6 +295,7 @@ class Engine:
                 "documents": int(self._facets["documents"]), "councils": len(self._facets["councils"]),
                 "speakers": len(self._facets["speakers"]), "dense": getattr(self.index.dense, "kind", "?"),
                 "embed_backend": getattr(self.embedder, "backend", "?"),
+                "query_backend": getattr(self.query_embedder, "backend", "?"),
                 "query_cache": {"hits": info.hits, "misses": info.misses, "size": info.currsize,
                                 "batches": self._batcher.batches, "batched_queries": self._batcher.encoded},
                 "sentence_cache": {"hits": self._unit_vectors.hits, "misses": self._unit_vectors.misses,

@@ -204,7 +204,8 @@ class StatsResponse(BaseModel):
     councils: int = PydField(..., description="Distinct councils.")
     speakers: int = PydField(..., description="Distinct speakers.")
     dense: str = PydField(..., description="Vector index kind.")
-    embed_backend: str = PydField(..., description="Embedding backend in use for queries.")
+    embed_backend: str = PydField(..., description="Embedding backend the service loaded for passages.")
+    query_backend: str = PydField("", description="What encodes queries and answer-time sentences.")
     query_cache: dict[str, int] = PydField(..., description="Query-embedding LRU cache: hits, misses, size.")
     sentence_cache: dict[str, int] | None = PydField(
         None, description="Sentence-vector LRU cache of /ask (bounded): hits, misses, size, max.")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import inspect
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from common.fields import FILTER_NAMES, Mode, filter_help
 from core.results import Query as CoreQuery
-from service.deps import EngineDep
+from service.deps import EngineDep, fast_json
 from service.errors import ServiceError
 from service.schemas import ErrorResponse, SearchResponse
 
@@ -50,7 +50,7 @@ async def search(
     k: Annotated[int, Query(description="Number of passages (1..max_k, default 10).")] = 10,
     mode: Annotated[Mode, Query(description="hybrid (BM25 + dense, RRF), bm25 or dense.")] = "hybrid",
     auto_filters: Annotated[bool, Query(description="Infer filters from the query.")] = True,
-) -> dict:
+) -> Response:
     reject_unknown_params(request, _PARAMS)
     query = CoreQuery(q, k, mode, filters, auto_filters)
-    return (await run_in_threadpool(engine.search, query)).to_dict()
+    return fast_json((await run_in_threadpool(engine.search, query)).to_dict())
