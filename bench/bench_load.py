@@ -68,10 +68,15 @@ async def client(http: httpx.AsyncClient, until: float, ask_share: float, seed: 
         i += 1
         q = query(seed * 100_000 + i, rng)
         t0 = time.perf_counter()
-        if rng.random() < ask_share:
-            name, r = "/ask", await http.post("/ask", json={"question": q})
-        else:
-            name, r = "/search", await http.get("/search", params={"q": q})
+        name = "/ask" if rng.random() < ask_share else "/search"
+        try:
+            if name == "/ask":
+                r = await http.post("/ask", json={"question": q})
+            else:
+                r = await http.get("/search", params={"q": q})
+        except httpx.HTTPError as exc:  # a dropped connection is an error of the run, not a crash of the script
+            errors.append(f"{name} {type(exc).__name__}")
+            continue
         out.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
         if r.status_code != 200:
             errors.append(f"{name} {r.status_code}")

@@ -17,7 +17,25 @@ from common.fields import DOCUMENT_FIELD_NAMES
 DOC_TYPES = ("minutes", "report", "transcript", "notes", "agenda", "other")
 
 
-class DocumentMeta:
+class _DocumentFieldAccess:
+    """Attribute access (`x.council`) to the table's document fields, kept in the dict named by `_FIELDS`."""
+
+    _FIELDS = "values"
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get(self._FIELDS)
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in DOCUMENT_FIELD_NAMES:
+            self.__dict__[self._FIELDS][name] = value
+        else:
+            super().__setattr__(name, value)
+
+
+class DocumentMeta(_DocumentFieldAccess):
     """A document's id, its metadata fields (those of `common.fields.DOCUMENT_FIELDS`) and every other key.
 
     Fields are read and set as attributes (`meta.council`); a field declared in the table needs no
@@ -31,18 +49,6 @@ class DocumentMeta:
         self.__dict__["doc_id"] = doc_id
         self.__dict__["values"] = {name: values.get(name) for name in DOCUMENT_FIELD_NAMES}
         self.__dict__["extra"] = dict(extra or {})
-
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values")
-        if values is not None and name in values:
-            return values[name]
-        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in DOCUMENT_FIELD_NAMES:
-            self.__dict__["values"][name] = value
-        else:
-            super().__setattr__(name, value)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DocumentMeta) and self.to_dict() == other.to_dict()
@@ -91,13 +97,15 @@ class Document:
     content_hash: str = ""  # hash of the raw file bytes plus its metadata, for incremental builds
 
 
-class Passage:
+class Passage(_DocumentFieldAccess):
     """One chunk, the unit that is embedded, searched and cited.
 
     Its own fields (offsets, page, agenda item, speaker turns) are attributes; its document's metadata
     fields (`common.fields.DOCUMENT_FIELDS`: council, committee, date ...) are copied onto it so that a
     hit is cited and filtered without a second lookup, and read as attributes too (`p.council`).
     """
+
+    _FIELDS = "meta"
 
     def __init__(
         self, id: str, doc_id: str, text: str, char_start: int, char_end: int, *,
@@ -117,18 +125,6 @@ class Passage:
         # "timestamp"}, so a quote taken from the middle of a chunk is attributed to whoever said it.
         d["turns"] = list(turns or [])
         d["row"] = row  # its row in the index it was read from (None until stored): not part of its data
-
-    def __getattr__(self, name: str) -> Any:
-        meta = self.__dict__.get("meta")
-        if meta is not None and name in meta:
-            return meta[name]
-        raise AttributeError(f"Passage has no field {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in DOCUMENT_FIELD_NAMES:
-            self.__dict__["meta"][name] = value
-        else:
-            super().__setattr__(name, value)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Passage) and self.to_dict() == other.to_dict()

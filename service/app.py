@@ -46,7 +46,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "holder", None) is None:
             app.state.holder = hold(await run_in_threadpool(Engine.load, settings), True)
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # SIGHUP: reload now (not on Windows)
+        # SIGHUP: reload now. Not on Windows, nor when the server runs outside the main thread (tests).
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.state.holder.reload, False)
         yield
         app.state.holder.close()

@@ -6,10 +6,10 @@ and released when it ends; every response names the build it came from in `X-Ind
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,7 +42,7 @@ def fast_json(body: dict[str, Any]) -> Response:
     each request under load; the shape comes from the core's typed results, and the OpenAPI contract is
     checked by tests/test_service_api.py and the schema fuzzer (scripts/fuzz_api.py).
     """
-    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False), media_type="application/json")
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 class BuildHeader:
