@@ -38,6 +38,15 @@ def test_bench_incremental_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no-change re-run" in out and "add one document" in out
 
 
+def test_bench_fuzz_build_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.bench_fuzz_build import main
+
+    # every kind of bad file once (40 entries, light zip bombs) and the good ones, the hashing embedder: ~6 s
+    assert main(["--fake", "--light", "--files", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "exit code: 0" in out and "+ 0 unexpected" in out and "result: ok" in out
+
+
 @pytest.mark.slow
 @needs_corpora
 def test_bench_embed_smoke(capsys: pytest.CaptureFixture[str]) -> None:
