@@ -31,6 +31,7 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
     options: dict[str, Any] = {
         "host": settings.host, "port": settings.port, "log_level": "info",
         "log_config": uvicorn_log_config(settings),
+        "access_log": settings.access_log,
         "timeout_keep_alive": settings.keep_alive_timeout_s,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
