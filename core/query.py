@@ -180,10 +180,10 @@ class Vocabulary:
                 continue  # "london" of "london borough of hackney": part of Hackney's name, as alias_key reads it
             names = sorted(self._council_by_alias[_words(m.group(1))])
             found.append(Mention("council", names, m.span(), len(names) == 1))
-        distinct = {tuple(m.values) for m in found}
+        distinct = {tuple(f.values) for f in found}
         if len(distinct) > 1:  # two councils named: compare, don't filter
-            for m in found:
-                m.as_filter = False
+            for f in found:
+                f.as_filter = False
         return found
 
     def _speakers_in(self, query: str, text: str) -> list[Mention]:
@@ -193,13 +193,13 @@ class Vocabulary:
                 found.append(Mention("speaker", [canonical], m.span(), True))
         if not found:  # a capitalised surname alone: a boost, never a filter
             for m in re.finditer(r"\b([A-Z][\w'’-]{2,})\b", query):
-                canonical = self._surnames.get(m.group(1).lower())
-                if canonical:
-                    found.append(Mention("speaker", [canonical], m.span(), False))
-        names = {m.values[0] for m in found if m.as_filter}
+                surname = self._surnames.get(m.group(1).lower())
+                if surname:
+                    found.append(Mention("speaker", [surname], m.span(), False))
+        names = {f.values[0] for f in found if f.as_filter}
         if len(names) > 1:
-            for m in found:
-                m.as_filter = False
+            for f in found:
+                f.as_filter = False
         return found
 
     def _doc_types_in(self, text: str) -> list[Mention]:
@@ -268,9 +268,9 @@ def _dates_in(text: str) -> list[Mention]:
     for m in re.finditer(rf"\b{_MONTH}\s+{_YEAR}\b", text):
         if not any(s < m.end() and m.start() < e for s, e in taken):
             out.append(Mention("date", _month_range(m), m.span(), False))
-    if sum(1 for m in out if m.as_filter) > 1:  # two separate periods: boost both
-        for m in out:
-            m.as_filter = False
+    if sum(1 for mention in out if mention.as_filter) > 1:  # two separate periods: boost both
+        for mention in out:
+            mention.as_filter = False
     return out
 
 
