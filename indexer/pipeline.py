@@ -70,6 +70,9 @@ class PreviousIndex:
         except IndexLoadError:
             return
         if self.manifest.get("fingerprint") != fingerprint:
+            # Nothing is reused (another model or chunking), but what the index holds still says what a
+            # build that names only new folders must not drop.
+            self.hashes, self.paths = _contents(index_dir)
             return
         try:
             self.store = PassageStore(index_dir / PASSAGES)
@@ -81,9 +84,16 @@ class PreviousIndex:
 
     @property
     def sources(self) -> list[Path]:
-        """The input folders and files the previous index was built from (none for an index built before
-        sources were recorded)."""
-        return [Path(p) for p in (self.manifest or {}).get("sources") or ()]
+        """The input folders and files the previous index was built from.
+
+        An index built before sources were recorded names none: its documents' own files that still
+        exist stand in for them, so adding a folder to it does not drop what it held.
+        """
+        recorded = (self.manifest or {}).get("sources")
+        if recorded:
+            return [Path(p) for p in recorded]
+        files = (Path(p) for p in dict.fromkeys(self.paths.values()) if p)
+        return [f for f in files if f.is_file()]
 
     def unchanged(self, fingerprint: str) -> tuple[Document, list[Passage]] | None:
         """The stored document and passages of a file whose bytes and metadata files are unchanged."""
@@ -138,6 +148,20 @@ class EmbedderHandle:
 
 
 # ------------------------------------------------------------------------------------------ stages
+
+
+def _contents(index_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(document id -> content hash, document id -> source file) of an index, or empty when unreadable."""
+    try:
+        store = PassageStore(index_dir / PASSAGES)
+    except Exception:  # a damaged old index: nothing to keep
+        return {}, {}
+    try:
+        return store.document_hashes(), store.document_paths()
+    except Exception:
+        return {}, {}
+    finally:
+        store.close()
 
 
 def discover_files(paths: Sequence[Path]) -> tuple[list[FileRecord], list[tuple[str, str]]]:
