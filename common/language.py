@@ -75,6 +75,38 @@ COUNCILLOR_TITLES: tuple[str, ...] = ("councillor", "councilor", "cllr")
 # Words that stay lower case inside a title-cased heading ("Report of the Director for Housing").
 SMALL_WORDS: frozenset[str] = frozenset(("and", "of", "for", "the", "on", "in", "to", "a", "an", "at", "by", "with"))
 
+# --------------------------------------------------------------------------------- speaker labels
+
+# First words of a `Word: text` line that is document furniture, not a speaker's turn ("Date: 4 May",
+# "RESOLVED: that...", "Present: Cllrs A, B", "Report of: the Director"): the field labels, decision
+# words and reference lines of papers and minutes. Lower case; matched against a label's first word.
+NOT_SPEAKER_LABEL_WORDS: frozenset[str] = frozenset((
+    "note", "notes", "nb", "subject", "re", "date", "dates", "time", "times", "venue", "location", "place",
+    "present", "apologies", "apology", "absent", "attendees", "attendance", "attending", "resolved",
+    "resolution", "resolutions", "agreed", "decided", "decision", "decisions", "action", "actions", "minutes",
+    "minute", "agenda", "item", "items", "report", "reports", "recommendation", "recommendations", "summary",
+    "purpose", "title", "ref", "reference", "references", "tel", "telephone", "phone", "mobile", "email",
+    "e-mail", "fax", "web", "website", "url", "http", "https", "www", "contact", "contacts", "author", "from",
+    "to", "cc", "bcc", "sent", "wards", "ward", "status", "classification", "appendix", "appendices",
+    "annex", "background", "source", "sources", "copyright", "licence", "license", "page", "pages", "file",
+    "version", "updated", "keywords", "tags", "see", "question", "questions", "answer", "answers", "response",
+    "reply", "proposed", "seconded", "moved", "vote", "votes", "for", "against", "abstained", "abstentions",
+    "total", "result", "outcome", "key", "risk", "risks", "cost", "costs", "budget", "total", "example",
+    "examples", "e.g", "i.e", "warning", "caution", "tip", "important", "update", "outcomes", "objective",
+    "objectives", "aim", "aims", "scope", "next", "previous", "also", "in", "and", "or", "but", "if", "then",
+    "however", "therefore", "that", "step", "stage", "phase", "part", "section", "chapter", "paragraph", "table",
+    "figure", "fig", "chart", "map", "document", "documents", "enclosure", "enclosures", "attachment",
+    "attachments", "link", "links", "address", "postcode", "tel.", "issue", "issues", "discussion", "comment",
+    "comments", "feedback", "conclusion", "conclusions", "introduction", "overview", "definition", "meaning",
+))  # fmt: skip
+# Lower-case words a speaker's label may hold between its capitalised words ("Secretary of State for
+# Transport", "Ursula von der Leyen", "Leader and Cabinet Member"); any other lower-case word makes the
+# phrase a sentence ("Members noted the following").
+LABEL_CONNECTIVES: frozenset[str] = frozenset((
+    "and", "of", "for", "the", "on", "in", "to", "at", "&", "de", "van", "von", "der", "den", "la", "le", "da",
+    "du", "di", "del", "bin", "al", "y", "ap", "upon",
+))  # fmt: skip
+
 # ------------------------------------------------------------------------------------ query words
 
 # A word in a question that names a kind of document -> the index's doc_type value.

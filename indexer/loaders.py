@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 # Bump when extraction, cleaning or structure output changes, so incremental builds redo every file.
-LOADER_VERSION = "2"
+LOADER_VERSION = "3"
 
 # (page number or None, raw text) per page, plus hints for metadata inference (e.g. an HTML <title>)
 Extracted = tuple[list[tuple[int | None, str]], dict[str, str]]

@@ -1,10 +1,13 @@
 """Structure parsing: split cleaned text into segments carrying page, agenda item, speaker and time.
 
-Three shapes are recognised, all generically (no speaker or council names are hard-coded):
+Four shapes are recognised, all generically (no speaker or council names are hard-coded):
 
 * speaker transcripts: `Cllr Jane Francis - 0:33:25` lines start a turn; such a line is often glued
   to the previous speaker's last words ("...assessmentsAlison Hinds - 0:16:16"), so we first learn
   the speakers' names and split glued lines onto their own line (the returned text is modified);
+* colon transcripts and verbatim records: `Name: text`, `NAME: text`, `Name (Role): text` lines start a
+  turn, whose speaker is the label as given (role kept); `#` headings and bracketed procedural lines
+  (`[The Chair in the chair]`, `(Division)`) are never turns;
 * timestamped transcripts: `[0:00:08] text` lines, grouped a few lines per segment;
 * papers and minutes: paragraphs, headings and numbered agenda items (`1. Apologies`, `## 2.1 ...`).
 """
@@ -16,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from common.language import LABEL_CONNECTIVES, NOT_SPEAKER_LABEL_WORDS
 from common.names import speaker_key  # noqa: F401 - shared with query time; re-exported for callers
 from indexer.models import Segment
 
@@ -36,6 +40,15 @@ _AGENDA_MARKER_RE = re.compile(r"^Agenda item\s*:\s*$", re.IGNORECASE)
 # The closing `#`s are stripped by `_md_heading`: a lazy title before `\s*#*$` retried the line's
 # end at every length, quadratic on "# a###...b".
 _MD_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>\S.*)$")
+# `Label: text` at the start of a line: a short phrase of words (no sentence punctuation) and optional
+# parenthesised parts, then a colon, a space and the turn's first word. The label's shape is checked
+# further by `_speaker_label`.
+_COLON_LABEL_RE = re.compile(
+    r"^(?P<label>(?P<head>[^\W\d_][\w'’.&-]*(?: [\w'’.,&-]+){0,11})(?P<roles>(?: ?\([^()\n:]{1,120}\)){0,3}))"
+    r" ?: +(?=\S)"
+)
+COLON_MIN_TURNS = 4
+COLON_MIN_SHARE = 0.3
 _NUMBERED_RE = re.compile(r"^(?:Item\s+)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})[.)]?\s+(?P<title>\S.*)$", re.IGNORECASE)
 
 
@@ -154,6 +167,122 @@ def _split_glued_lines(text: str, speakers: set[str], titles: list[str], body_st
                 positions.append(line.start + lead + len(head_text) - len(title))
                 break
     return positions
+
+
+# -------------------------------------------------------------------------------- colon transcripts
+
+
+def _speaker_label(text: str) -> str | None:
+    """The speaker label of a `Label: text` line ("Sarah Boyack (Edinburgh Central) (Lab)"), else None.
+
+    Generic shape rules: the label's head starts with a capital letter (so "10:30" is no label), has
+    at most twelve words, each capitalised, a number ("Lead 2A"), one of `LABEL_CONNECTIVES` or a
+    short abbreviation ("hon."), more capitalised words than the others, and no sentence punctuation
+    (a comma only between capitalised words); up to three parenthesised parts
+    (roles, constituencies, parties) may follow. A colon must be followed by a space, so URLs and
+    times are not labels, and a label whose first word is document furniture (`Date:`, `RESOLVED:`,
+    `Present:`; `NOT_SPEAKER_LABEL_WORDS`) is not a speaker.
+    """
+    m = _COLON_LABEL_RE.match(text)
+    if not m:
+        return None
+    head, label = m.group("head"), m.group("label").strip()
+    words = head.split()
+    if len(head) > 80 or len(label) > 200:
+        return None
+    if not head[0].isupper():
+        return None
+    caps = 0
+    for i, word in enumerate(words):
+        if word.endswith(","):
+            # "The Minister for Culture, External Affairs": a comma only between capitalised words
+            word = word[:-1]
+            if i + 1 >= len(words) or not words[i + 1][0].isupper() or "," in word:
+                return None
+        if not word or "," in word:
+            return None
+        if word[0].isupper() or word[0].isdigit():
+            caps += 1
+        elif word not in LABEL_CONNECTIVES and not _abbreviation(word):
+            return None
+    if caps <= len(words) - caps or words[-1] in LABEL_CONNECTIVES:
+        return None
+    first = words[0].lower().rstrip(".,")
+    if first in NOT_SPEAKER_LABEL_WORDS or words[0].lower() in NOT_SPEAKER_LABEL_WORDS:
+        return None
+    # "e.g." or "etc." in a label's head ends a sentence-like phrase; "Mr." and "St." are kept
+    if any(w.endswith(".") and len(w) > 4 for w in words):
+        return None
+    return label
+
+
+def _abbreviation(word: str) -> bool:
+    """A short lower-case abbreviation inside a label ("Several hon. Members")."""
+    return word.endswith(".") and 2 <= len(word) <= 4 and word[:-1].isalpha() and word[:-1].islower()
+
+
+def _bracketed(text: str) -> bool:
+    """A whole line in square or round brackets: procedure, a stage direction, a time ("(10.00 am)")."""
+    return (text.startswith("[") and text.endswith("]")) or (text.startswith("(") and text.endswith(")"))
+
+
+def _parse_colon_transcript(text: str, pages: list[tuple[int, int, int]] | None) -> list[Segment]:
+    """Turns for `Label: text` lines; a turn runs over the following paragraphs until the next label.
+
+    A markdown heading ends the turn (and is a heading or an agenda item); a bracketed line is a
+    speakerless paragraph that does not end it (the speech resumes after "[Interruption.]").
+    """
+    lines = _lines(text)
+    b = _Builder(text, pages)
+    agenda: str | None = None
+    agenda_level = 99
+    heading: str | None = None
+    speaker: str | None = None
+    for line in lines:
+        if not line.text:
+            b.close()
+            continue
+        md = _md_heading(line.text)
+        if md:
+            speaker = None
+            label = _numbered_agenda(md[1], markdown=True)
+            b.close()
+            if label is not None:
+                agenda, agenda_level, heading = label, md[0], label
+                b.add(line, "agenda", agenda_item=agenda, heading=heading)
+            else:
+                heading = md[1]
+                if md[0] <= agenda_level:
+                    agenda, agenda_level = None, 99
+                b.add(line, "heading", agenda_item=agenda, heading=heading)
+            b.close()
+            continue
+        if _bracketed(line.text):
+            b.close()
+            b.add(line, "paragraph", agenda_item=agenda, heading=heading)
+            b.close()
+            continue
+        label = _speaker_label(line.text)
+        if label is not None:
+            b.close()
+            speaker = label
+        kind = "turn" if speaker else "paragraph"
+        b.add(line, kind, agenda_item=agenda, heading=heading, speaker=speaker)
+    b.close()
+    return b.segments
+
+
+def _colon_transcript(lines: list[str]) -> bool:
+    """Whether enough lines start with a speaker label, and some speaker speaks more than once.
+
+    Headings and bracketed lines are not counted. A paper's `Date:` / `Venue:` lines are not labels,
+    and a form's one-off `Lead Officer:` / `Contact Name:` fields do not repeat: a transcript's do.
+    """
+    content = [line for line in lines if not _md_heading(line) and not _bracketed(line)]
+    labels = [lab for lab in map(_speaker_label, content) if lab is not None]
+    if len(labels) < COLON_MIN_TURNS or len(labels) < COLON_MIN_SHARE * len(content):
+        return False
+    return len(set(labels)) < len(labels)
 
 
 # ------------------------------------------------------------------------------------ classification
@@ -352,7 +481,10 @@ def _parse_document(text: str, pages: list[tuple[int, int, int]] | None) -> list
 
 
 def detect_format(text: str) -> str:
-    """ "speaker", "bracket" or "document", from the share of transcript-shaped lines."""
+    """ "speaker", "bracket", "colon" or "document", from the share of transcript-shaped lines.
+
+    "colon": enough lines start with a `Speaker: ` label (see `_colon_transcript`).
+    """
     lines = [line for line in text.split("\n") if line.strip()]
     if not lines:
         return "document"
@@ -360,7 +492,9 @@ def detect_format(text: str) -> str:
     if bracket >= 3 and bracket >= 0.3 * len(lines):
         return "bracket"
     speaker = sum(1 for line in lines if _SPEAKER_TAIL_RE.match(line.strip()))
-    return "speaker" if speaker >= 3 else "document"
+    if speaker >= 3:
+        return "speaker"
+    return "colon" if _colon_transcript([line.strip() for line in lines]) else "document"
 
 
 def parse_structure(text: str, pages: list[tuple[int, int, int]] | None = None) -> tuple[str, list[Segment]]:
@@ -374,6 +508,8 @@ def parse_structure(text: str, pages: list[tuple[int, int, int]] | None = None) 
         return _parse_speaker_transcript(text, pages)
     if fmt == "bracket":
         return text, _parse_bracket_transcript(text, pages)
+    if fmt == "colon":
+        return text, _parse_colon_transcript(text, pages)
     return text, _parse_document(text, pages)
 
 
