@@ -24,9 +24,10 @@ from tqdm import tqdm
 from common.settings import Settings
 from indexer.cache import EmbeddingCache, text_key
 from indexer.chunk import ChunkSettings, chunk_document
+from indexer.discover import find_files
 from indexer.embed import Embedder, choose_backend, load_embedder, model_id_for
 from indexer.index import PASSAGES, IndexLoadError, read_manifest, recover_interrupted
-from indexer.loaders import find_files, read_file
+from indexer.loaders import read_file
 from indexer.metadata import MANIFEST_NAMES, CouncilRegistry, default_doc_ids, recanonicalise, unsafe_doc_id
 from indexer.models import Document, Passage, SkipFile, passage_id
 from indexer.passages import PassageStore
