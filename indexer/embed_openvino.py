@@ -18,7 +18,6 @@ import contextlib
 import io
 import json
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +38,7 @@ from indexer.embed_onnx import (
     source_fingerprint,
     write_folder,
 )
-from indexer.embedding_base import cpu_has_bf16, normalise, resolve_model
+from indexer.embedding_base import cpu_has_bf16, cpu_has_flag, normalise, resolve_model
 
 EXPORT_VERSION = 2  # bump when the quantisation recipe changes; older cache folders are rebuilt
 MODEL_XML = "model.xml"
@@ -282,8 +281,4 @@ class OpenVinoEmbedder:
 
 def cpu_has_int8_dot() -> bool:
     """True where the CPU has int8 dot-product instructions (VNNI or AMX), where int8 pays off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(avx512_vnni|avx_vnni|amx_int8)\b", flags))
+    return cpu_has_flag("avx512_vnni", "avx_vnni", "amx_int8")

@@ -62,13 +62,18 @@ def model_id_for(name: str) -> str:
     return name
 
 
-def cpu_has_bf16() -> bool:
-    """True where the CPU runs bfloat16 natively (AVX512-BF16 or AMX), so bf16 beats fp32."""
+def cpu_has_flag(*names: str) -> bool:
+    """True where /proc/cpuinfo lists any of the CPU feature flags `names` (False where it cannot be read)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
-    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+    return bool(re.search(r"\b(" + "|".join(map(re.escape, names)) + r")\b", flags))
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU runs bfloat16 natively (AVX512-BF16 or AMX), so bf16 beats fp32."""
+    return cpu_has_flag("avx512_bf16", "amx_bf16")
 
 
 def quiet_transformers() -> None:

@@ -22,20 +22,12 @@ from indexer.loaders import load_document
 from indexer.models import Document, DocumentMeta, Segment
 from indexer.pipeline import EmbedderHandle, FileRecord, MetadataBytes, PreviousIndex
 from indexer.tokens import count_tokens
+from tests.test_build import _write
 
 
 def _para(topic: str, n: int = 8) -> str:
     line = "Paragraph {i} about {topic}: the committee discussed {topic} item {i} at length."
     return "\n\n".join(line.format(i=i, topic=topic) for i in range(n))
-
-
-def _write(folder: Path, stem: str, text: str, **meta: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.txt"
-    path.write_text(text)
-    if meta:
-        (folder / f"{stem}.json").write_text(json.dumps(meta))
-    return path
 
 
 def _settings(tmp_path: Path) -> Settings:
