@@ -3,11 +3,14 @@
     python bench/bench_latency.py --index-dir /tmp/idx_corpus --n 200
     python bench/bench_latency.py --index-dir /tmp/idx_corpus --server   # real uvicorn + httpx
     python bench/bench_latency.py --index-dir /tmp/idx_corpus --smoke    # a few queries, for CI
+    python bench/bench_latency.py --index-dir /tmp/idx_shared --gold eval/gold_shared.jsonl --load both
 
 By default requests go through FastAPI's TestClient in this process (routing, validation and JSON
 included; no network). `--server` starts uvicorn on a free loopback port in a thread and times
 httpx requests against it. Query-embedding caches are cleared before each request (`--warm` keeps
-them), so every figure includes encoding the query, as for a new user's question.
+them), so every figure includes encoding the query, as for a new user's question. `--load busy`
+runs a busy-looping process on one core throughout (a second request, BM25, a build next door);
+`--load both` measures idle and then busy in the same run.
 """
 
 from __future__ import annotations
@@ -87,6 +90,32 @@ def real_server(app: Any) -> Iterator[Any]:
     thread.join(10)
 
 
+BUSY = "import time\nend = time.time() + 900\nwhile time.time() < end:\n    pass\n"
+
+
+@contextlib.contextmanager
+def one_core_busy(on: bool) -> Iterator[None]:
+    """A busy-looping child process for the duration, when `on`."""
+    if not on:
+        yield
+        return
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", BUSY])
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        child.kill()
+        child.wait()
+
+
+def gold_questions(path: Path) -> list[str]:
+    import json
+
+    return [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def timed(n: int, call: Callable[[str], Any], before: Callable[[], None]) -> list[float]:
     out = []
     for i in range(n):
@@ -114,7 +143,12 @@ def main() -> None:
     ap.add_argument("--server", action="store_true", help="Real uvicorn server + httpx instead of TestClient.")
     ap.add_argument("--warm", action="store_true", help="Keep query-embedding caches between requests.")
     ap.add_argument("--smoke", action="store_true", help="A few queries only (CI).")
+    ap.add_argument("--gold", type=Path, help="Take the questions from this gold file (JSON lines).")
+    ap.add_argument("--load", choices=("idle", "busy", "both"), default="idle",
+                    help="Run with a busy-looping process on one core (busy), or idle then busy (both).")
     args = ap.parse_args()
+    if args.gold:
+        QUESTIONS[:] = gold_questions(args.gold)
 
     from common.settings import Settings
     from core.engine import Engine
@@ -131,14 +165,22 @@ def main() -> None:
         if not args.warm:
             engine.clear_query_cache()
 
+    from bench.common import machine
+
+    print(f"# {machine()}")
+    loads = ["idle", "busy"] if args.load == "both" else [args.load]
     with (real_server if args.server else in_process)(create_app(engine.settings, engine)) as client:
         for q in QUESTIONS[:3]:  # warm up the model and the SQLite pages
             client.get("/search", params={"q": q})
             client.post("/ask", json={"question": q})
-        search = timed(n, lambda q: client.get("/search", params={"q": q, "k": args.k, "mode": args.mode}), before)
-        ask = timed(n, lambda q: client.post("/ask", json={"question": q, "mode": args.mode}), before)
-    report("/search", search)
-    report("/ask", ask)
+        for load in loads:
+            with one_core_busy(load == "busy"):
+                search = timed(n, lambda q: client.get("/search", params={"q": q, "k": args.k, "mode": args.mode}),
+                               before)
+                ask = timed(n, lambda q: client.post("/ask", json={"question": q, "mode": args.mode}), before)
+            print(f"## {'one core busy' if load == 'busy' else 'idle'}")
+            report("/search", search)
+            report("/ask", ask)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ class Field:
     facet: str | None = None  # its key in /facets when its values are listed with counts
     filter_help: str = ""  # what a filter value may be, for the API and the CLI
     range_labels: tuple[str, str] = ("From", "To")  # chip labels of a date filter's two ends
+    # Part of a passage's context: written beside its text for keyword (and, if set, dense) search, so
+    # "what did the Minister say" or "Stoke Ferry precept" finds passages whose own words do not say it.
+    context: bool = False
 
     @property
     def cite_as(self) -> str:
@@ -63,21 +66,24 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     Field("council", "Council", "Council that published the document.", filter="exact", facet="councils",
-          filter_help="Council name or alias (e.g. 'Wolverhampton'); matched case-insensitively against the facets."),
+          filter_help="Council name or alias (e.g. 'Wolverhampton'); matched case-insensitively against the facets.",
+          context=True),
     Field("committee", "Committee", "Committee or meeting.", filter="exact", facet="committees",
-          filter_help="Committee name, matched case-insensitively."),
+          filter_help="Committee name, matched case-insensitively.", context=True),
     Field("doc_type", "Document type", "minutes, report, transcript, notes, agenda or other.", filter="exact",
           facet="doc_types", filter_help="Document type: minutes, report, transcript, notes, agenda or other."),
     Field("speaker", "Speaker", "Main speaker of the passage (transcripts).", level="passage", filter="speaker",
-          facet="speakers", filter_help="A speaker in a transcript (e.g. 'Cllr Jane Francis' or 'Jane Francis')."),
+          facet="speakers", filter_help="A speaker in a transcript (e.g. 'Cllr Jane Francis' or 'Jane Francis').",
+          context=True),
     Field("date", "Date", "Meeting or publication date, YYYY-MM-DD.", filter="date",
           filter_help="Meeting date, YYYY-MM-DD (or YYYY-MM, or YYYY)."),
-    Field("title", "Title", "Document title."),
+    Field("title", "Title", "Document title.", context=True),
     Field("source_url", "Source", "Source URL of the document, when known.", citation_name="url"),
-    Field("agenda_item", "Agenda item", "Agenda item the passage falls under.", level="passage"),
+    Field("agenda_item", "Agenda item", "Agenda item the passage falls under.", level="passage", context=True),
     Field("timestamp", "Time", "Start time of the passage in the recording, h:mm:ss.", level="passage"),
     Field("page", "Page", "Page number (PDF sources).", level="passage", type=int),
-    Field("heading", "Heading", "Nearest heading above the passage.", level="passage", citation=False),
+    Field("heading", "Heading", "Nearest heading above the passage.", level="passage", citation=False,
+          context=True),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
@@ -89,6 +95,7 @@ FILTER_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.filter != "none"
 # Every filter parameter, in table order: council, committee, doc_type, speaker, date_from, date_to.
 FILTER_NAMES: tuple[str, ...] = tuple(n for f in FILTER_FIELDS for n in f.filter_names)
 FACET_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.facet)
+CONTEXT_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.context)
 
 
 def filter_field(name: str) -> Field:

@@ -107,6 +107,20 @@ LABEL_CONNECTIVES: frozenset[str] = frozenset((
     "du", "di", "del", "bin", "al", "y", "ap", "upon",
 ))  # fmt: skip
 
+# ------------------------------------------------------------------------------------ minutes
+
+# Words that open the record of a decision in English minutes ("RESOLVED: that ...", "Agreed - the Clerk
+# to write", "DECISION", "It was resolved that ..."); such a block is kept whole with its agenda item.
+DECISION_WORDS: tuple[str, ...] = ("resolved", "agreed", "decided", "decision", "resolution", "determined")
+# Capitalised words that start a sentence rather than continue a title: where a minute's title runs into
+# its text with no punctuation ("Neighbourhood Plan The Chair advised ..."), the title ends before one.
+SENTENCE_OPENERS: frozenset[str] = frozenset((
+    "the", "there", "these", "this", "that", "those", "it", "a", "an", "he", "she", "they", "we", "all", "no",
+    "members", "councillors", "following",
+))  # fmt: skip
+# Words that may introduce a minute's number ("Minute 123/24", "Item 5", "Min. 45").
+MINUTE_NUMBER_WORDS: tuple[str, ...] = ("minute", "min", "item", "agenda item")
+
 # ------------------------------------------------------------------------------------ query words
 
 # A word in a question that names a kind of document -> the index's doc_type value.

@@ -80,8 +80,42 @@ def name_prefix_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _PREFIX_RE.finditer(text)]
 
 
+_PARENS_RE = re.compile(r"\(([^()]*)\)")
+# A part of a label that names a person: two to four capitalised words ("Alex Salmond", "Ms Morris KC"),
+# not an office ("The First Minister") and not a place joined by "and" ("Clydebank and Milngavie").
+_PERSON_RE = re.compile(r"^(?!The\b)[A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){1,3}$")
+
+
+def label_parts(label: str) -> tuple[str, list[str]]:
+    """A speaker label's text outside brackets and its bracketed parts, spaces collapsed.
+
+    "Sarah Boyack (Edinburgh Central) (Lab)" -> ("Sarah Boyack", ["Edinburgh Central", "Lab"]).
+    """
+    inside = [" ".join(p.split()) for p in _PARENS_RE.findall(label) if p.strip()]
+    outside = " ".join(_PARENS_RE.sub(" ", label).split())
+    return outside, inside
+
+
+def person_name(label: str) -> str:
+    """The part of a speaker label that names the person: the text outside brackets, unless that is an
+    office and a bracketed part is a name ("The First Minister (Alex Salmond)" -> "Alex Salmond")."""
+    outside, inside = label_parts(label)
+    if outside and _PERSON_RE.match(outside):
+        return outside
+    return next((p for p in inside if _PERSON_RE.match(p)), outside or label)
+
+
+def speaker_roles(label: str) -> list[str]:
+    """The other parts of a label, offices, seats and parties ("The Secretary of State for Health",
+    "Edinburgh Central"), each of two words or more; "Lab" and the person's name are left out."""
+    outside, inside = label_parts(label)
+    name = person_name(label)
+    return [p for p in [outside, *inside] if p and p != name and len(p.split()) >= 2]
+
+
 def speaker_key(name: str) -> str:
-    """Normalised speaker name for matching: "Councillor Jane Francis" == "Cllr Jane Francis"."""
-    key = re.sub(r"\s+", " ", name.strip().lower())
+    """Normalised speaker name for matching: "Councillor Jane Francis" == "Cllr Jane Francis", and a label
+    with its office or seat is the person ("John Denham (The Secretary of State)" == "John Denham")."""
+    key = re.sub(r"\s+", " ", person_name(name).strip().lower())
     key = _SPEAKER_PREFIX_RE.sub("", key)
     return re.sub(r"[^\w' -]", "", key).strip()

@@ -72,6 +72,40 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=32, le=2048, description="Target chunk size in cl100k_base tokens.")
     chunk_overlap: int = Field(30, ge=0, le=512, description="Overlap between consecutive chunks, in tokens.")
 
+    # What each retriever reads of a passage
+    context_bm25: bool = Field(
+        True, description="Index each passage for keyword search with its context (document title, council, "
+        "committee, agenda item, heading, speakers: the fields marked `context` in common/fields.py) beside its text.",
+    )
+    context_dense: bool = Field(
+        True, description="Embed each passage with the same context line before its text.",
+    )
+
+    # Hybrid fusion. Chosen on the development set (eval/gold_shared.jsonl, other bodies' papers) and checked
+    # on eval/gold.jsonl: see the ablation table in eval/README.md.
+    fusion: Literal["rrf", "convex"] = Field(
+        "convex", description="How hybrid search merges the BM25 and dense lists: rrf (weighted reciprocal rank "
+        "fusion) or convex (a weighted sum of min-max normalised scores).",
+    )
+    fusion_dense_weight: float = Field(
+        0.45, ge=0, le=1, description="The dense list's weight: its RRF votes count this much (BM25's count 1), "
+        "or its share of a convex combination.",
+    )
+    rrf_k: int = Field(60, ge=1, le=1000, description="RRF's rank constant k: score = weight / (k + rank).")
+    sentence_search: bool = Field(
+        False, description="Dense search scores each passage by the better of its own vector and its best "
+        "sentence's (the sentence vectors the build stores; nothing changes for an index without them).",
+    )
+    feedback_passages: int = Field(
+        0, ge=0, le=20, description="Hybrid search: move the dense query towards the mean vector of this many "
+        "of BM25's best passages before searching (pseudo-relevance feedback); 0 turns it off.",
+    )
+    feedback_weight: float = Field(0.5, ge=0, le=4, description="The feedback centroid's weight (the query's is 1).")
+    year_filters: bool = Field(
+        False, description="A year named alone in a question ('in 2008') filters by meeting date; false: it only "
+        "boosts passages of that year (a month or a range always filters).",
+    )
+
     # Vector search
     vector_backend: Literal["faiss", "milvus"] = "faiss"
     faiss_index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"

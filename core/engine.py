@@ -28,7 +28,7 @@ import numpy as np
 from common.fields import Mode
 from common.settings import Settings
 from core import answer as ans
-from core import compose, retrieval
+from core import compose
 from core.batching import QueryBatcher
 from core.caches import UNIT_CACHE_SIZE, VectorLRU
 from core.errors import CoreError
@@ -36,12 +36,13 @@ from core.llm import LlmError, llm_answer
 from core.plan import Plan, make_plan
 from core.query import Understanding, Vocabulary
 from core.results import Answer, DocumentPage, DocumentText, Health, Hit, Query, SearchResults
-from core.retrieval import BOOST_WEIGHT, apply_boosts, candidate_count, ranked_rows, rrf
+from core.retrieval import Fusion, apply_boosts, candidate_count, ranked_rows
 from core.validate import check_filters, check_k, check_mode, check_paging, check_text
 from indexer.embed import Embedder, load_embedder, load_query_embedder, model_id_for
 from indexer.index import CouncilIndex, IndexLoadError
 from indexer.models import Passage
 from indexer.passages import PassageStore
+from indexer.sentence_vectors import SentenceSearch
 
 __all__ = ["CoreError", "Engine", "IndexLoadError", "Query"]
 
@@ -60,6 +61,13 @@ class Engine:
         self.settings = settings
         self.answer_config = answer_config or ans.AnswerConfig(abstain_below=settings.answer_min_evidence)
         self.strip_filter_words = True  # drop words that became filters from the BM25 query
+        self.fusion = Fusion(settings.fusion, settings.fusion_dense_weight, settings.rrf_k)
+        self.year_filters = settings.year_filters  # "in 2008" filters by meeting date, or only boosts
+        self._sentence_search: SentenceSearch | None = None
+        self.sentence_search = settings.sentence_search
+        # (passages, weight) of dense feedback from BM25's top passages in hybrid search; () for none
+        self.feedback: tuple[int, float] | tuple[()] = ((settings.feedback_passages, settings.feedback_weight)
+                                                        if settings.feedback_passages else ())
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
         self._encode_lock = threading.Lock()
         self._facets = index.passages.facets()
@@ -70,6 +78,22 @@ class Engine:
         self._unit_vectors = VectorLRU(UNIT_CACHE_SIZE)
         self._allowed = lru_cache(maxsize=256)(self._allowed_uncached)
         self._check_dimension()
+
+    @property
+    def sentence_search(self) -> bool:
+        """Whether dense search scores passages by their best sentence too (see `_with_sentences`)."""
+        return self._sentence_search is not None
+
+    @sentence_search.setter
+    def sentence_search(self, on: bool) -> None:
+        # Needs the build's sentence vectors and a vector index that hands back stored vectors (FAISS).
+        units = self.index.sentences if on and hasattr(self.index.dense, "vectors") else None
+        self._sentence_search = SentenceSearch(units) if units is not None else None
+
+    @property
+    def can_search_sentences(self) -> bool:
+        """Whether this index supports sentence search (it stored sentence vectors, in FAISS)."""
+        return self.index.sentences is not None and hasattr(self.index.dense, "vectors")
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Engine:
@@ -168,6 +192,8 @@ class Engine:
     def plan(self, query: str, filters: dict[str, str], auto_filters: bool) -> Plan:
         """Filters in force (given, and read from the query where they keep some passage) and boosts."""
         understanding = self.vocabulary.understand(query) if auto_filters else Understanding()
+        if not self.year_filters:
+            understanding = understanding.years_as_boosts()
         return make_plan(query, filters, understanding, self.allowed_rows, self.strip_filter_words)
 
     # -- retrieval -------------------------------------------------------------------------------
@@ -180,13 +206,18 @@ class Engine:
             if mode in ("bm25", "hybrid") else None
         dense = None
         if mode in ("dense", "hybrid"):
-            dense = self.index.dense.search(self._encode_query(plan.dense_text)[None, :], n, plan.allowed)
+            qv = self._encode_query(plan.dense_text)
+            dense = self.index.dense.search(qv[None, :], n, plan.allowed)
+            if self._sentence_search is not None:
+                dense = self._with_sentences(qv, dense, n, plan.allowed)
+            if mode == "hybrid" and sparse is not None and self.feedback and hasattr(self.index.dense, "vectors"):
+                dense = self._dense_with_feedback(qv, sparse.result(), n, plan.allowed) or dense
         for result in (sparse.result() if sparse else None, dense):
             if result is not None:
                 lists.append(ranked_rows(result[0][0], result[1][0]))
         if mode == "hybrid":
-            fused = sorted(rrf(lists, weights=(1.0, retrieval.DENSE_WEIGHT)).items(), key=lambda x: -x[1])
-            weight = BOOST_WEIGHT
+            fused = self.fusion.fuse(lists[0], lists[1])
+            weight = self.fusion.boost_weight
         else:
             fused = lists[0]
             weight = (0.05 if mode == "dense" else 0.1 * (fused[0][1] if fused else 0.0))
@@ -197,6 +228,45 @@ class Engine:
             top = fused[:k]
             by_row = self.fetch([r for r, _ in top])
         return [(by_row[r], s) for r, s in top if r in by_row]
+
+    def _with_sentences(self, qv: np.ndarray, dense: tuple[np.ndarray, np.ndarray], n: int,
+                        allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The dense list re-scored as max(passage cosine, best sentence cosine), over the passages either
+        way finds first."""
+        best = self._sentence_search.best(qv)  # type: ignore[union-attr]
+        if allowed is not None:
+            masked = np.full_like(best, -2.0)
+            masked[allowed] = best[allowed]
+            best = masked
+        top = np.argpartition(-best, min(n, len(best)) - 1)[:n] if len(best) > n else np.arange(len(best))
+        top = top[best[top] > -1.0]
+        rows = np.unique(np.concatenate([dense[1][0][dense[1][0] >= 0], top]))
+        passage = self._stored_vectors(rows) @ qv
+        score = np.maximum(passage, best[rows])
+        order = np.argsort(-score, kind="stable")[:n]
+        return score[order][None, :].astype(np.float32), rows[order][None, :].astype(np.int64)
+
+    def _stored_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The dense index's own vectors of these rows (FAISS keeps them; see `can_search_sentences`)."""
+        return np.asarray(self.index.dense.vectors(rows))  # type: ignore[attr-defined]
+
+    def _dense_with_feedback(self, qv: np.ndarray, sparse: tuple[np.ndarray, np.ndarray], n: int,
+                             allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The dense search again, its query moved towards BM25's best passages (Rocchio feedback).
+
+        The passages a question's words find first say what its paraphrases are about in this index's
+        own language; their vectors' mean, added to the query's, lets the embedder find passages that
+        share neither the question's words nor its exact meaning. None when BM25 found nothing.
+        """
+        if not self.feedback:
+            return None
+        rows = [int(r) for r in sparse[1][0][: self.feedback[0]] if r >= 0]
+        if not rows:
+            return None
+        centroid = self._stored_vectors(np.asarray(rows)).mean(axis=0)
+        moved = qv + self.feedback[1] * centroid
+        moved = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
+        return self.index.dense.search(moved[None, :], n, allowed)
 
     def _prepare(self, query: Query | str, what: str, **kwargs: Any) -> tuple[Query, Plan]:
         q = query if isinstance(query, Query) else Query(query, **kwargs)

@@ -21,8 +21,8 @@ from typing import Any
 
 from common.dates import MONTH_PATTERN, month_number, month_period, period_bound
 from common.fields import BY_NAME
-from common.language import COUNCILLOR_TITLES, DOC_TYPE_WORDS
-from common.names import council_aliases, name_prefix_spans, speaker_key
+from common.language import COUNCILLOR_TITLES, DOC_TYPE_WORDS, GENERIC_COUNCIL_WORDS, LABEL_CONNECTIVES
+from common.names import alias_key, council_aliases, name_prefix_spans, speaker_key, speaker_roles
 from common.names import query_words as _words
 
 # Council names (alias_key, council_aliases), speaker names, months and document-type words come from
@@ -31,6 +31,8 @@ _YEAR = r"((?:19|20)\d\d)(?![/\-–]\d)"
 _MONTH = rf"({MONTH_PATTERN})\.?"
 _TITLE = r"(?:" + "|".join(COUNCILLOR_TITLES) + r")\.?"
 _POSS = r"(?:'s|’s|s'|’)?"
+# A role held by more speakers than this is boosted for the first ones only (the boost lists them).
+MAX_ROLE_HOLDERS = 20
 
 
 def _speaker_patterns(name: str) -> tuple[list[str], str | None]:
@@ -69,6 +71,20 @@ class Understanding:
     """What `Vocabulary.understand` found in one query: its mentions, none overlapping another."""
 
     mentions: list[Mention] = field(default_factory=list)
+
+    def years_as_boosts(self) -> Understanding:
+        """The same mentions, with a whole year named alone ("in 2008") a boost rather than a filter.
+
+        A year in a question often dates what was said ("how many events were reported in 2008?"),
+        not the meeting that said it, which may be a year later; a month ("in March 2019") or a
+        range stays a filter.
+        """
+        out = []
+        for m in self.mentions:
+            lo, hi = (m.values + ["", ""])[:2] if m.field == "date" else ("", "")
+            whole_year = bool(lo) and lo.endswith("-01-01") and hi == f"{lo[:4]}-12-31"
+            out.append(Mention(m.field, m.values, m.span, m.as_filter and not whole_year))
+        return Understanding(out)
 
     def candidate_filters(self) -> dict[str, str]:
         """Filters from unambiguous mentions (first mention of a field wins; two councils: none)."""
@@ -116,12 +132,26 @@ class Vocabulary:
         for c in self.councils:
             for a in council_aliases(c):
                 self._council_by_alias[a].add(c)
+        # "London" for "City of London (Ontario) City Council" where no other indexed council is a London
+        bare: dict[str, set[str]] = defaultdict(set)
+        for c in self.councils:
+            key = alias_key(c)
+            plain = _words(re.sub(r"\([^)]*\)", " ", key))
+            if plain != _words(key) and len(plain) >= 3:
+                bare[plain].add(c)
+        for plain, names in bare.items():
+            if len(names) == 1 and plain not in self._council_by_alias:
+                self._council_by_alias[plain] |= names
         self._speaker_by_key: dict[str, list[str]] = defaultdict(list)
         for s in self.speakers:
             self._speaker_by_key[speaker_key(s)].append(s)
         self._council_re = _alternation(self._council_by_alias)
         self._speaker_res = self._speaker_matchers()
         self._surnames = self._unique_surnames()
+        self._speakers_by_role = _role_phrases(self.speakers)
+        self._role_re = _alternation(self._speakers_by_role)
+        self._committees_by_key = _committee_phrases(self.committees)
+        self._committee_re = _alternation(self._committees_by_key)
 
     # -- canonical values --------------------------------------------------------------------
     def speaker_variants(self, canonical: str) -> list[str]:
@@ -166,9 +196,17 @@ class Vocabulary:
     def understand(self, query: str) -> Understanding:
         """The councils, speakers, periods and document types named in the query, overlaps dropped."""
         text = query.lower().replace("’", "'")
-        mentions = self._councils_in(text) + self._speakers_in(query, text)
+        mentions = self._councils_in(text) + self._committees_in(text) + self._speakers_in(query, text)
         mentions += _dates_in(text) + self._doc_types_in(text)
         return Understanding(_drop_overlaps(mentions))
+
+    def _committees_in(self, text: str) -> list[Mention]:
+        """Committees named in the query: boosts, never filters (a committee's decision is often in the
+        minutes of the council that adopted it)."""
+        if self._committee_re is None:
+            return []
+        return [Mention("committee", sorted(self._committees_by_key[_words(m.group(1))]), m.span(), False)
+                for m in self._committee_re.finditer(text)]
 
     def _councils_in(self, text: str) -> list[Mention]:
         if self._council_re is None:
@@ -196,6 +234,10 @@ class Vocabulary:
                 surname = self._surnames.get(m.group(1).lower())
                 if surname:
                     found.append(Mention("speaker", [surname], m.span(), False))
+        if self._role_re is not None:  # an office or seat ("the Secretary of State for Health"): a boost
+            for m in self._role_re.finditer(text):
+                holders = sorted(self._speakers_by_role[_words(m.group(1))])
+                found.append(Mention("speaker", holders[:MAX_ROLE_HOLDERS], m.span(), False))
         names = {f.values[0] for f in found if f.as_filter}
         if len(names) > 1:
             for f in found:
@@ -231,6 +273,43 @@ class Vocabulary:
             if len(parts) >= 2 and len(parts[-1]) >= 4:
                 by_surname[parts[-1]].add(spellings[0])
         return {s: next(iter(v)) for s, v in by_surname.items() if len(v) == 1}
+
+
+def _committee_phrases(committees: Iterable[str]) -> dict[str, set[str]]:
+    """A committee's name as a question would say it -> the committee: its full name and, without a
+    trailing "committee", the rest when that is two words or more; names of generic words only (Council,
+    Plenary, City Council) are left out, they would match every other question."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for c in committees:
+        words = _words(re.sub(r"\([^)]*\)", " ", c)).split()
+        if not words or all(w in GENERIC_COUNCIL_WORDS or w in ("plenary", "committee") for w in words):
+            continue
+        if len(words) >= 2:
+            out[" ".join(words)].add(c)
+        if words[-1] == "committee" and len(words) >= 3:
+            out[" ".join(words[:-1])].add(c)
+    return out
+
+
+def _role_phrases(speakers: Iterable[str]) -> dict[str, set[str]]:
+    """Office and seat phrases of the speakers' labels -> the labels holding them.
+
+    A phrase is a role as the label gives it without a leading "the", and each of its first three or
+    more words that ends on a content word, so "Secretary of State for Communities" finds "(The
+    Secretary of State for Communities and Local Government)".
+    """
+    out: dict[str, set[str]] = defaultdict(set)
+    for label in speakers:
+        for role in speaker_roles(label):
+            words = _words(role).split()
+            if words and words[0] == "the":
+                words = words[1:]
+            if len(words) < 2:
+                continue
+            for n in range(min(3, len(words)), len(words) + 1):
+                if words[n - 1] not in LABEL_CONNECTIVES:
+                    out[" ".join(words[:n])].add(label)
+    return out
 
 
 def _alternation(keys: Iterable[str]) -> re.Pattern[str] | None:

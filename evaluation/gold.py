@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("factual", "paraphrased", "council", "speaker", "cross_document", "unanswerable")
+KINDS = ("factual", "paraphrased", "council", "committee", "date", "speaker", "cross_document", "unanswerable")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,22 @@ class GoldQuestion:
     filters: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def item_of(self) -> list[int]:
+        """For each evidence entry, the evidence item it belongs to: one item per distinct quote.
+
+        The same words found in several documents (a committee's resolution restated in the council's
+        minutes, a paper filed twice) are one item with several places to find it: retrieving any copy
+        delivers that evidence, and a ranking is not asked to fill its top five with copies.
+        """
+        keys: dict[str, int] = {}
+        return [keys.setdefault(_quote_key(e.quote), len(keys)) for e in self.evidence]
+
+    @property
+    def n_items(self) -> int:
+        """How many distinct evidence items the question has (what Recall@k counts)."""
+        return len(set(self.item_of))
+
+    @property
     def has_evidence(self) -> bool:
         """Counted in the retrieval metrics: answerable, with at least one evidence quote."""
         return self.answerable and bool(self.evidence)
@@ -40,6 +56,10 @@ class GoldQuestion:
             key_facts=[str(f) for f in d.get("key_facts") or []],
             filters={k: v for k, v in (d.get("filters") or {}).items() if v},
         )
+
+
+def _quote_key(quote: str) -> str:
+    return "".join(c for c in quote.casefold() if c.isalnum())
 
 
 class GoldError(ValueError):

@@ -67,7 +67,11 @@ class _Item:
 
 
 class EvidenceJudge:
-    """Judges passages against one question's evidence items (indices into `evidence`)."""
+    """Judges passages against one question's evidence items.
+
+    Without `item_of` each evidence entry is its own item; with it (`GoldQuestion.item_of`) entries that
+    share an item are alternatives, and `matches` returns item numbers.
+    """
 
     def __init__(
         self,
@@ -75,9 +79,11 @@ class EvidenceJudge:
         doc_text: Callable[[str], str | None] | None = None,
         gram_share: float = 0.6,
         span_share: float = 0.6,
+        item_of: Sequence[int] | None = None,
     ) -> None:
         self.gram_share = gram_share
         self.span_share = span_share
+        self.item_of = list(item_of) if item_of is not None else list(range(len(evidence)))
         self.items: list[_Item] = []
         for e in evidence:
             text = doc_text(e.doc_id) if doc_text else None
@@ -91,7 +97,7 @@ class EvidenceJudge:
         return [it.span is not None for it in self.items]
 
     def matches(self, document_id: str, text: str, start: int | None = None, end: int | None = None) -> list[int]:
-        """Indices of the evidence items this passage (document, text, span in the cleaned text) matches."""
+        """Numbers of the evidence items this passage (document, text, span in the cleaned text) matches."""
         out = []
         pw: list[str] | None = None
         ps: str | None = None
@@ -101,8 +107,8 @@ class EvidenceJudge:
             if ps is None or pw is None:
                 ps, pw = squash(text)[0], words(text)
             if self._text_match(it, ps, pw) or self._span_match(it, start, end):
-                out.append(i)
-        return out
+                out.append(self.item_of[i])
+        return sorted(set(out))
 
     def _text_match(self, it: _Item, squashed: str, ws: list[str]) -> bool:
         if len(it.squashed) >= MIN_SQUASHED:

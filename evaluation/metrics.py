@@ -17,7 +17,8 @@ from typing import Any
 
 from ranx import Qrels, Run, compare, evaluate
 
-METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+# hit_rate@5: the share of questions with any evidence item in the top 5 ("finds the evidence in the top 5").
+METRICS = ("recall@1", "recall@5", "recall@10", "hit_rate@5", "mrr@10", "ndcg@10")
 
 
 def item_id(qid: str, i: int) -> str:

@@ -60,7 +60,7 @@ def run_questions(backend: Backend, gold: Sequence[GoldQuestion], modes: Sequenc
     runs = []
     for q in gold:
         qr = QuestionRun(q)
-        judge = EvidenceJudge(q.evidence, doc_text)
+        judge = EvidenceJudge(q.evidence, doc_text, item_of=q.item_of)
         qr.located = judge.located
         for mode in modes:
             try:
@@ -110,7 +110,7 @@ def summarise(runs: Sequence[QuestionRun], modes: Sequence[str] = MODES) -> dict
         "retrieval": {}, "significance": {}, "by_kind": {}, "missed": {},
     }
     if ret:
-        qrels = build_qrels({r.q.id: len(r.q.evidence) for r in ret})
+        qrels = build_qrels({r.q.id: r.q.n_items for r in ret})
         ranx_runs = {m: build_run({r.q.id: r.matched.get(m, []) for r in ret}, m) for m in modes}
         per_q = {m: per_question(qrels, ranx_runs[m]) for m in modes}
         report["retrieval"] = {m: {k: round(v, 4) for k, v in scores(qrels, ranx_runs[m]).items()} for m in modes}
@@ -136,7 +136,7 @@ def summarise(runs: Sequence[QuestionRun], modes: Sequence[str] = MODES) -> dict
         "key_facts_all": _share([all(_norm(f) in _norm(r.answer.answer) for f in r.q.key_facts)  # type: ignore[union-attr]
                                  for r in with_facts]),
         "cites_evidence_any": _share([bool(r.answer_items) for r in asked if r.q.evidence]),
-        "cites_evidence_all": _share([len(r.answer_items) == len(r.q.evidence) for r in asked if r.q.evidence]),
+        "cites_evidence_all": _share([len(r.answer_items) == r.q.n_items for r in asked if r.q.evidence]),
         "abstention_accuracy": _share([not r.answer.found for r in unanswerable if r.answer]),
         "false_abstention_rate": _share([not r.answer.found for r in asked]),  # type: ignore[union-attr]
         "key_facts_missed": [r.q.id for r in with_facts
@@ -164,7 +164,8 @@ def _f(v: float | None, digits: int = 3) -> str:
 
 def summary_table(report: dict[str, Any]) -> str:
     lat = report["latency_ms"]
-    lines = ["| mode | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | p50 ms | p95 ms |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| mode | R@1 | R@5 | R@10 | Hit@5 | MRR@10 | nDCG@10 | p50 ms | p95 ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for mode, m in report["retrieval"].items():
         lines.append(f"| {mode} | " + " | ".join(_f(m[x]) for x in METRICS)
                      + f" | {_f(lat[mode]['p50'], 1)} | {_f(lat[mode]['p95'], 1)} |")

@@ -22,10 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from common import __version__
-from common.fields import FIELDS
+from common.fields import CONTEXT_FIELDS, FIELDS
 from common.settings import Settings
 from indexer import sentence_vectors
 from indexer.cache import EmbeddingCache, text_key
+from indexer.context import MAX_CONTEXT_WORDS, searchable_text
 from indexer.dense import FaissDense, choose_faiss_kind
 from indexer.embed import Embedder
 from indexer.index import FILES, FORMAT_VERSION, MANIFEST, PASSAGES, build_files, damaged_files, remove_leftovers
@@ -51,7 +52,7 @@ from indexer.pipeline import (
 )
 from indexer.sparse import SparseBM25
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 
 class IndexBuildError(RuntimeError):
@@ -179,7 +180,9 @@ def build_index(
     embedders = EmbedderHandle(settings, embedder)
     fingerprint = {"model": embedders.model_id(), "chunk_tokens": settings.chunk_tokens,
                    "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_VERSION,
-                   "fields": [f.name for f in FIELDS]}
+                   "fields": [f.name for f in FIELDS],
+                   "context": {"bm25": settings.context_bm25, "dense": settings.context_dense, "view": 2,
+                               "fields": [f.name for f in CONTEXT_FIELDS], "words": MAX_CONTEXT_WORDS}}
     previous = PreviousIndex(index_dir, fingerprint)
     try:
         sources = resolve_sources(paths, previous.sources, replace)
@@ -301,11 +304,12 @@ def _embed_cached(
     cache = EmbeddingCache(settings.resolved_cache_dir, f"{embedders.model_id()}-{embedders.backend()}")
     missed: set[str] = set()
     try:
-        vectors, report.embedded = embed(passages, embedders.get, cache, settings.embed_batch_size, progress, missed)
+        vectors, report.embedded = embed(passages, embedders.get, cache, settings.embed_batch_size, progress, missed,
+                                         text_of=lambda p: searchable_text(p, settings.context_dense))
         units = _sentences(passages, embedders, cache, settings, progress, report)
     finally:
         cache.close()
-    report.reembedded_documents = _reembedded(records, missed)
+    report.reembedded_documents = _reembedded(records, missed, settings.context_dense)
     return vectors, units
 
 
@@ -329,11 +333,12 @@ def _sentences(passages: Sequence[Passage], embedders: EmbedderHandle, cache: Em
     return vecs, spans, ptr
 
 
-def _reembedded(records: Sequence[FileRecord], missed: set[str]) -> int:
+def _reembedded(records: Sequence[FileRecord], missed: set[str], context: bool) -> int:
     """How many documents taken from the previous index had chunks embedded again (not in the cache)."""
     if not missed:
         return 0
-    return sum(1 for r in records if r.reused and any(text_key(p.text) in missed for p in r.passages or ()))
+    return sum(1 for r in records if r.reused and any(text_key(searchable_text(p, context)) in missed
+                                                   for p in r.passages or ()))
 
 
 def _manifest(
@@ -395,7 +400,7 @@ def _write_parts(
         store.add_document(r.doc, r.passages or [], row, r.fingerprint)  # type: ignore[arg-type]
         row += len(r.passages or [])
     store.finish()
-    texts = [p.text for r in records for p in r.passages or ()]
+    texts = [searchable_text(p, settings.context_bm25) for r in records for p in r.passages or ()]
     SparseBM25.build(texts).save(tmp)
     if settings.vector_backend == "milvus":
         from indexer.dense_milvus import MilvusDense

@@ -2,7 +2,8 @@
 
 Chunks are packed from sentence-sized pieces of the loader's segments. A chunk never crosses an
 agenda item or a page; a new speaker turn starts a new chunk unless the chunk so far is short (a
-run of "thank you, chair" turns is merged). A unit longer than a chunk is split with a modest
+run of "thank you, chair" turns is merged). A decision block ("RESOLVED: ...") that fits in one
+chunk is never cut in two. A unit longer than a chunk is split with a modest
 overlap. Every chunk is finally checked against the embedding model's own tokenizer, because the
 encoder silently ignores text past its maximum sequence length.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from indexer.models import Document, Passage, Segment, passage_id
+from indexer.structure import opens_decision
 from indexer.tokens import count_tokens
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
@@ -41,6 +43,7 @@ class _Piece:
     tokens: int
     seg: Segment
     turn: int  # index of the segment's speaker turn, -1 when the text has no turns
+    block: int = -1  # index of the decision block the piece belongs to, -1 when none
 
 
 def _group(seg: Segment) -> tuple[str | None, int | None]:
@@ -107,18 +110,41 @@ def _pieces(doc: Document, settings: ChunkSettings) -> list[_Piece]:
     return pieces
 
 
-def _pack(pieces: list[_Piece], settings: ChunkSettings) -> list[list[_Piece]]:
+def _mark_blocks(pieces: list[_Piece], text: str) -> dict[int, int]:
+    """Number the decision blocks: a run of "decision" segments, a new block at each one that opens a
+    decision ("RESOLVED: ..."), its numbered points staying with it. Returns each block's tokens."""
+    sizes: dict[int, int] = {}
+    block, last, prev_decision = -1, None, False
+    for p in pieces:
+        if p.seg.kind != "decision":
+            prev_decision = False
+            continue
+        if p.seg is not last:
+            if not prev_decision or opens_decision(text[p.seg.start:p.seg.end]):
+                block += 1
+            last = p.seg
+        prev_decision = True
+        p.block = block
+        sizes[block] = sizes.get(block, 0) + p.tokens
+    return sizes
+
+
+def _pack(pieces: list[_Piece], settings: ChunkSettings, text: str = "") -> list[list[_Piece]]:
     chunks: list[list[_Piece]] = []
     cur: list[_Piece] = []
     cur_tokens = 0
+    blocks = _mark_blocks(pieces, text)
     for p in pieces:
         if cur:
             hard = _group(p.seg) != _group(cur[-1].seg)
             new_turn = p.turn != cur[-1].turn and p.turn >= 0
             full = cur_tokens + p.tokens > settings.chunk_tokens
+            # A decision that fits in one chunk starts a new one rather than being cut in two.
+            block = p.block >= 0 and p.block != cur[-1].block and blocks[p.block] <= settings.chunk_tokens
+            full = full or (block and cur_tokens + blocks[p.block] > settings.chunk_tokens)
             if hard or full or (new_turn and cur_tokens >= settings.min_fill):
                 chunks.append(cur)
-                overlap = [] if (hard or new_turn) else _tail(cur, settings.chunk_overlap)
+                overlap = [] if (hard or new_turn or block) else _tail(cur, settings.chunk_overlap)
                 cur = overlap
                 cur_tokens = sum(x.tokens for x in cur)
         cur.append(p)
@@ -201,7 +227,7 @@ def chunk_document(
     """Chunks of one document, in reading order, each within `settings.max_model_tokens`."""
     passages: list[Passage] = []
     seen: set[str] = set()
-    for group in _pack(_pieces(doc, settings), settings):
+    for group in _pack(_pieces(doc, settings), settings, doc.text):
         parts = _fit(group, doc, model_tokens, settings.max_model_tokens) if model_tokens else [group]
         for part in parts:
             p = _passage(doc, part, _chunk_tokens(doc, part))

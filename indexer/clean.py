@@ -146,3 +146,73 @@ def _drop_edge_furniture(page: str, furniture: set[str], n: int) -> str:
     k = _edge_count(len(nonblank), n)
     edges = set(nonblank[:k] + nonblank[-k:])
     return "\n".join(line for i, line in enumerate(lines) if not (i in edges and _furniture_key(line) in furniture))
+
+
+# "Page 3 of 12" written into the text itself (a PDF exported to text, minutes typed with a running header).
+_PAGE_MARK_RE = re.compile(r"(?<![\w/])Page\s+(\d{1,4})\s+of\s+(\d{1,4})(?![\w/])", re.IGNORECASE)
+MIN_HEADER_WORDS = 4
+
+
+def split_at_page_markers(text: str) -> list[tuple[int, str]] | None:
+    """The text cut into its pages at "Page N of M" markers, the markers removed; None when it has none.
+
+    Only a run of at least two markers numbered one after another with the same total counts, so a
+    sentence that mentions "page 3 of 5" is left alone. A marker at the very start means the markers
+    head their pages; otherwise each ends its page. Words repeated right after every marker (a running
+    header: the clerk's name and address) are removed as well.
+    """
+    marks = list(_PAGE_MARK_RE.finditer(text))
+    if len(marks) < 2:
+        return None
+    numbers = [int(m.group(1)) for m in marks]
+    totals = {m.group(2) for m in marks}
+    if len(totals) != 1 or numbers != list(range(numbers[0], numbers[0] + len(numbers))) \
+            or numbers[-1] > int(totals.pop()):
+        return None
+    if not text[: marks[0].start()].strip() or numbers[0] > 1:  # markers head their pages
+        pages = [(n, text[m.end(): nxt.start() if nxt else len(text)])
+                 for n, m, nxt in zip(numbers, marks, [*marks[1:], None], strict=True)]
+        if text[: marks[0].start()].strip():
+            pages.insert(0, (numbers[0] - 1, text[: marks[0].start()]))
+    else:  # markers end their pages
+        starts = [0, *(m.end() for m in marks)]
+        pages = [(n, text[s: m.start()]) for n, s, m in zip(numbers, starts, marks, strict=False)]
+        if text[marks[-1].end():].strip():
+            pages.append((numbers[-1] + 1, text[marks[-1].end():]))
+    return _drop_running_header(pages)
+
+
+def _common_words(texts: list[list[str]]) -> int:
+    common = 0
+    for column in zip(*texts, strict=False):
+        if len(set(column)) != 1:
+            break
+        common += 1
+    return common
+
+
+def _drop_running_header(pages: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Remove the words that every page (or every page but the first, a title page) opens with, when
+    there are at least `MIN_HEADER_WORDS` of them."""
+    header: list[str] = []
+    for group in (pages, pages[1:]):
+        texts = [t.split() for _, t in group if t.strip()]
+        if len(texts) >= 2 and (common := _common_words(texts)) >= MIN_HEADER_WORDS:
+            header = texts[0][:common]
+            break
+    if not header:
+        return pages
+    common = len(header)
+    out = []
+    for n, t in pages:
+        words = t.split()
+        if words[:common] == header:
+            t = _after_words(t, common)
+        out.append((n, t))
+    return out
+
+
+def _after_words(text: str, n: int) -> str:
+    """`text` from the end of its n-th word on."""
+    matches = list(re.finditer(r"\S+", text))
+    return text[matches[n - 1].end():] if len(matches) >= n else ""

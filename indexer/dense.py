@@ -155,6 +155,10 @@ class FaissDense:
         scores, rows = self.index.search(queries, k, params=params)
         return scores, rows
 
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of these rows (feedback for a second query)."""
+        return np.asarray(self._vectors(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
+
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
         if self.kind == "flat":
             if self._flat is None:  # a view on FAISS's own storage, no copy

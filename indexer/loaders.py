@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from indexer.clean import clean_text, strip_page_furniture
+from indexer.clean import clean_text, split_at_page_markers, strip_page_furniture
 from indexer.discover import SUPPORTED_SUFFIXES, Found, discover, find_files  # noqa: F401 - re-exported
 from indexer.metadata import CouncilRegistry, resolve_metadata
 from indexer.models import Document, SkipFile
@@ -29,7 +29,7 @@ from indexer.structure import parse_structure
 log = logging.getLogger(__name__)
 
 # Bump when extraction, cleaning or structure output changes, so incremental builds redo every file.
-LOADER_VERSION = "3"
+LOADER_VERSION = "4"
 
 # (page number or None, raw text) per page, plus hints for metadata inference (e.g. an HTML <title>)
 Extracted = tuple[list[tuple[int | None, str]], dict[str, str]]
@@ -498,7 +498,10 @@ EXTRACTORS: dict[str, Callable[[bytes], Extracted]] = {
 def _assemble(pages: list[tuple[int | None, str]]) -> tuple[str, list[tuple[int, int, int]] | None]:
     """Clean each page and join them; page offsets refer to the joined, cleaned text."""
     if len(pages) == 1 and pages[0][0] is None:
-        return clean_text(pages[0][1]), None
+        marked = split_at_page_markers(pages[0][1])
+        if marked is None:
+            return clean_text(pages[0][1]), None
+        pages = list(marked)  # a text with "Page N of M" markers: its pages, as a PDF's would be
     texts = strip_page_furniture([text for _, text in pages])
     parts: list[str] = []
     offsets: list[tuple[int, int, int]] = []

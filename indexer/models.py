@@ -78,7 +78,7 @@ class Segment:
 
     start: int
     end: int
-    kind: str = "paragraph"  # "turn" | "paragraph" | "heading" | "agenda"
+    kind: str = "paragraph"  # "turn" | "paragraph" | "heading" | "agenda" | "decision" (kept whole in a chunk)
     page: int | None = None
     agenda_item: str | None = None
     speaker: str | None = None

@@ -392,12 +392,15 @@ def chunk(record: FileRecord, previous: PreviousIndex, chunker: Chunker) -> None
 def embed(
     passages: Sequence[Passage], get_embedder: Callable[[], Embedder], cache: EmbeddingCache,
     batch_size: int, progress: bool, missed: set[str] | None = None,
+    text_of: Callable[[Passage], str] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for every passage and how many were embedded: from the cache where possible, new ones
-    embedded shortest first. `missed`, when given, receives the cache keys of the texts embedded."""
-    keys = [text_key(p.text) for p in passages]
+    embedded shortest first. `missed`, when given, receives the cache keys of the texts embedded;
+    `text_of` gives what is embedded of a passage (its text unless said otherwise)."""
+    texts = [text_of(p) if text_of else p.text for p in passages]
+    keys = [text_key(t) for t in texts]
     cached = cache.get_many(list(dict.fromkeys(keys)))
-    missing = sorted({k: p.text for k, p in zip(keys, passages, strict=True) if k not in cached}.items(),
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cached}.items(),
                      key=lambda kv: len(kv[1]))
     if missed is not None:
         missed.update(k for k, _ in missing)

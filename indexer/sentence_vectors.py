@@ -109,3 +109,29 @@ class SentenceVectors:
         lo, hi = int(self.ptr[row]), int(self.ptr[row + 1])
         vecs = np.asarray(self.vectors[lo:hi], dtype=np.float32)
         return {(int(s), int(e)): v for (s, e), v in zip(self.spans[lo:hi], vecs, strict=True)}
+
+
+class SentenceSearch:
+    """Passages ranked by their best sentence: max over a passage's stored unit vectors of the cosine.
+
+    A passage's one vector averages 200 tokens of text; a question after one fact matches the sentence
+    that states it better than the passage around it. Scores are float32 over every unit (a copy of the
+    float16 file, made on first use).
+    """
+
+    def __init__(self, units: SentenceVectors) -> None:
+        self.units = units
+        self._vectors: np.ndarray | None = None
+        ptr = np.asarray(units.ptr, dtype=np.int64)
+        self._has_units = ptr[1:] > ptr[:-1]
+        self._starts = ptr[:-1][self._has_units]
+
+    def best(self, query: np.ndarray) -> np.ndarray:
+        """Per passage row, its best unit's cosine with `query` (-1 for a passage without units)."""
+        if self._vectors is None:
+            self._vectors = np.asarray(self.units.vectors, dtype=np.float32)
+        scores = self._vectors @ np.asarray(query, dtype=np.float32)
+        out = np.full(len(self._has_units), -1.0, dtype=np.float32)
+        if len(scores):
+            out[self._has_units] = np.maximum.reduceat(scores, self._starts)
+        return out

@@ -19,7 +19,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from common.language import LABEL_CONNECTIVES, NOT_SPEAKER_LABEL_WORDS
+from common.language import (
+    DECISION_WORDS,
+    LABEL_CONNECTIVES,
+    MINUTE_NUMBER_WORDS,
+    NOT_SPEAKER_LABEL_WORDS,
+    SENTENCE_OPENERS,
+)
 from common.names import speaker_key  # noqa: F401 - shared with query time; re-exported for callers
 from indexer.models import Segment
 
@@ -49,7 +55,23 @@ _COLON_LABEL_RE = re.compile(
 )
 COLON_MIN_TURNS = 4
 COLON_MIN_SHARE = 0.3
-_NUMBERED_RE = re.compile(r"^(?:Item\s+)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})[.)]?\s+(?P<title>\S.*)$", re.IGNORECASE)
+_MINUTE_WORDS = "|".join(r"\s+".join(map(re.escape, w.split())) for w in MINUTE_NUMBER_WORDS)
+_NUMBERED_RE = re.compile(
+    rf"^(?:(?:{_MINUTE_WORDS})\.?\s+)?(?P<num>\d{{1,3}}(?:\.\d{{1,2}}){{0,3}})[.)]?\s+(?P<title>\S.*)$", re.IGNORECASE
+)
+# A minute's own number with its year ("90/18", "Minute 123/24", "12/2019.3"): unambiguous, so it opens an
+# agenda item even when the item's text runs on in the same line.
+_MINUTE_REF_RE = re.compile(
+    rf"^(?:(?:{_MINUTE_WORDS})\.?\s*(?:No\.?\s*)?)?(?P<num>\d{{1,4}}/\d{{2,4}}(?:\.\d{{1,2}})?)[.):]?\s+(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+# Where an item's title ends inside its line: "Matters Arising: ...", "Planning – ...", "Apologies. ..."
+_LEAD_END_RE = re.compile(r":\s|\s[–—-]\s|\.\s|[:.]$")
+LEAD_MAX_WORDS = 15
+_DECISION_RE = re.compile(
+    r"^(?:it\s+was\s+)?(?:" + "|".join(DECISION_WORDS) + r")\b(?!\s+(?:and|with|by|at|in)\b)", re.IGNORECASE
+)
+_LIST_ITEM_RE = re.compile(r"^(?:\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})[.)]\s|[-•*]\s)", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------- lines
@@ -314,6 +336,63 @@ def _numbered_agenda(text: str, markdown: bool) -> str | None:
     return re.sub(r"\s+", " ", text).rstrip(":").strip()
 
 
+def _agenda_lead(text: str, prev_blank: bool) -> tuple[str, bool] | None:
+    """(label, whole line?) for a minute that opens with its number and runs on in the same line.
+
+    "23/17 Apologies for absence. Apologies were received ..." -> "23/17 Apologies for absence". A bare
+    number ("4. Matters Arising: the clerk ...") needs a blank line before it and its title ended by a
+    colon or dash, so a numbered list inside an item is not taken for a new item.
+    """
+    m = _MINUTE_REF_RE.match(text)
+    group = "rest"
+    if not m:
+        m, group = _NUMBERED_RE.match(text), "title"
+        if not m or not prev_blank:
+            return None
+    rest = m.group(group)
+    num = " ".join(text[: m.start(group)].split())  # the number as written: "4.", "Minute 93/18"
+    if not (rest[0].isupper() or rest[0].isdigit()):
+        return None
+    end = _LEAD_END_RE.search(rest)
+    first = (rest[: end.start()] if end else rest).strip()
+    run = _title_run(first)
+    lead = run if len(run.split()) >= 2 else first  # "Use of social media, ...": not title-cased, but whole
+    if not _MINUTE_REF_RE.match(text):
+        explicit = end is not None and end.group(0).strip() in (":", "–", "—", "-")
+        if not explicit or not _title_like(lead) or len(lead.split()) > 8:
+            return None
+    whole = lead == first and (end is None or not rest[end.end():].strip())
+    if not lead or len(lead.split()) > LEAD_MAX_WORDS:
+        return num, False
+    return f"{num} {lead}", whole
+
+
+def _title_run(text: str) -> str:
+    """The title at the start of a line that runs on into its text without punctuation.
+
+    "Apologies and Welcome There were apologies ..." -> "Apologies and Welcome": capitalised words and
+    connectives up to the first other lower-case word, cut before a sentence-opening word.
+    """
+    words = text.split()
+    run: list[str] = []
+    for w in words:
+        bare = w.strip("()‘’'\"“”,")
+        if run and bare.lower() in SENTENCE_OPENERS:
+            break
+        if bare[:1].isupper() or bare[:1].isdigit() or bare.lower() in LABEL_CONNECTIVES:
+            run.append(w)
+            continue
+        break
+    while run and run[-1].lower() in LABEL_CONNECTIVES:
+        run.pop()
+    return " ".join(run) if len(run) < len(words) else text
+
+
+def opens_decision(text: str) -> bool:
+    """A line that opens the record of a decision: "RESOLVED: ...", "Agreed that ...", "It was resolved"."""
+    return text[:1].isupper() and bool(_DECISION_RE.match(text))
+
+
 def _md_heading(text: str) -> tuple[int, str] | None:
     """(level, title) of a markdown `## Title ##` line, closing hashes and spaces dropped; None otherwise."""
     m = _MD_HEADING_RE.match(text)
@@ -447,11 +526,14 @@ def _parse_bracket_transcript(text: str, pages: list[tuple[int, int, int]] | Non
 
 
 def _parse_document(text: str, pages: list[tuple[int, int, int]] | None) -> list[Segment]:
+    """Paragraphs under their headings and agenda items; a decision ("RESOLVED: ...") and the numbered
+    or bulleted paragraphs that follow it are one "decision" block, which chunking keeps whole."""
     lines = _lines(text)
     b = _Builder(text, pages)
     agenda: str | None = None
     agenda_level = 99
     heading: str | None = None
+    decision = False
     for i, line in enumerate(lines):
         if not line.text:
             b.close()
@@ -460,22 +542,41 @@ def _parse_document(text: str, pages: list[tuple[int, int, int]] | None) -> list
         next_blank = i + 1 >= len(lines) or not lines[i + 1].text
         md = _md_heading(line.text)
         label = _numbered_agenda(md[1] if md else line.text, markdown=bool(md))
-        if label is not None and (md or prev_blank or label.endswith(":") or line.text.endswith(":")):
+        lead = None if md or (label is not None and prev_blank) else _agenda_lead(line.text, prev_blank)
+        if lead is not None and not lead[1]:
+            # the item's text runs on in its first line: a new item, and that line is its first paragraph
+            agenda, agenda_level, heading = lead[0], 7, lead[0]
+            decision = False
+            b.close()
+            b.add(line, "paragraph", agenda_item=agenda, heading=heading)
+            continue
+        if lead is not None:
+            label = lead[0]
+        if label is not None and (md or prev_blank or lead or label.endswith(":") or line.text.endswith(":")):
             level = md[0] if md else 7
             agenda, agenda_level, heading = label, level, label
+            decision = False
             b.close()
             b.add(line, "agenda", agenda_item=agenda, heading=heading)
             b.close()
             continue
-        if md or _plain_heading(line.text, prev_blank and next_blank):
+        starts_decision = not md and opens_decision(line.text)  # "RESOLVED:" alone is no heading
+        if not starts_decision and (md or _plain_heading(line.text, prev_blank and next_blank)):
             heading = md[1] if md else line.text
             if md and md[0] <= agenda_level:
                 agenda, agenda_level = None, 99
+            decision = False
             b.close()
             b.add(line, "heading", agenda_item=agenda, heading=heading)
             b.close()
             continue
-        b.add(line, "paragraph", agenda_item=agenda, heading=heading)
+        if starts_decision:
+            if not decision or prev_blank:
+                b.close()  # each decision is its own block
+            decision = True
+        elif decision and prev_blank and not _LIST_ITEM_RE.match(line.text):
+            decision = False  # a new paragraph that is not one of the decision's numbered points
+        b.add(line, "decision" if decision else "paragraph", agenda_item=agenda, heading=heading)
     b.close()
     return b.segments
 

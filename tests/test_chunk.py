@@ -103,3 +103,17 @@ def test_turns_inside_a_chunk_keep_their_own_speaker_and_time() -> None:
     answer_at = doc.text.index("I have had")
     assert p.turn_at(answer_at) == {"start": answer_at, "speaker": "Alison Hinds", "timestamp": "1:38:06"}
     assert p.turn_at(p.char_start)["speaker"] == "Cllr Jane Francis"  # type: ignore[index]
+
+
+def test_a_decision_block_is_never_cut_in_two() -> None:
+    from indexer.structure import parse_structure
+
+    filler = " ".join(f"Councillors discussed point {i} of the play area report at length." for i in range(8))
+    decision = "RESOLVED:\n\n1) That the quote from Acme Play be accepted.\n\n2) That the clerk orders the swings."
+    text, segments = parse_structure(f"5. Play Area\n\n{filler}\n\n{decision}\n\nThe meeting moved on.\n")
+    doc = _doc(text, segments)
+    passages = chunk_document(doc, ChunkSettings(chunk_tokens=120, chunk_overlap=20), None)
+    holding = [p for p in passages if "RESOLVED" in p.text or "Acme" in p.text or "orders the swings" in p.text]
+    assert len(holding) == 1, [p.text for p in passages]
+    assert decision in holding[0].text
+    assert holding[0].agenda_item == "5. Play Area"

@@ -83,3 +83,44 @@ def test_real_seeds_keep_every_word():
         raw = path.read_text(encoding="utf-8")
         expected = strip_html_remnants(raw).replace("-\n", "")  # tags go; hyphen breaks are rejoined
         assert _words(expected) <= _words(clean_text(raw)), path.name
+
+
+def test_page_markers_head_their_pages_and_running_header_goes() -> None:
+    from indexer.clean import split_at_page_markers
+
+    head = "Jo Bloggs Clerk to Anytown Parish Council Tel: 01234"
+    text = (f"Page 1 of 3 {head} Minutes of the meeting. We met. Page 2 of 3 {head} The precept was set. "
+            f"Page 3 of 3 {head} Meeting closed.")
+    pages = split_at_page_markers(text)
+    assert pages is not None
+    assert [(n, " ".join(t.split())) for n, t in pages] == [
+        (1, "Minutes of the meeting. We met."), (2, "The precept was set."), (3, "Meeting closed.")]
+
+
+def test_page_markers_ending_their_pages() -> None:
+    from indexer.clean import split_at_page_markers
+
+    pages = split_at_page_markers("First page text.\nPage 1 of 2\nSecond page text.\nPage 2 of 2\n")
+    assert [(n, t.strip()) for n, t in pages or []] == [(1, "First page text."), (2, "Second page text.")]
+
+
+def test_page_mentions_that_are_not_a_run_are_left_alone() -> None:
+    from indexer.clean import split_at_page_markers
+
+    assert split_at_page_markers("See page 3 of 5 of the report.") is None
+    assert split_at_page_markers("Page 1 of 4 here, and page 3 of 4 there.") is None  # not consecutive
+    assert split_at_page_markers("Page 1 of 2 a. Page 2 of 3 b.") is None  # totals differ
+
+
+def test_text_file_with_page_markers_gets_page_numbers(tmp_path) -> None:
+    from indexer.loaders import load_document
+
+    head = "Jo Bloggs Clerk to Anytown Parish Council Tel: 01234"
+    body = " ".join(f"Sentence {i} of the minutes." for i in range(30))
+    path = tmp_path / "minutes.txt"
+    path.write_text(f"Page 1 of 2 {head} {body} Page 2 of 2 {head} RESOLVED: that the accounts be approved.")
+    doc = load_document(path)
+    assert "Page 2 of 2" not in doc.text and "Jo Bloggs" not in doc.text
+    pages = {doc.text[s.start:s.end].strip(): s.page for s in doc.segments}
+    assert pages["RESOLVED: that the accounts be approved."] == 2
+    assert {s.page for s in doc.segments} == {1, 2}

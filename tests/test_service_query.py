@@ -135,3 +135,62 @@ def test_fragment_at_a_turn_start_is_penalised() -> None:
 
 def test_answer_groups_sentences_by_passage() -> None:
     assert join_parts([("A.", 1), ("B.", 1), ("C.", 2), ("D.", 1)]) == "A. B. [1] C. [2] D. [1]"
+
+
+ROLE_SPEAKERS = ["John Denham (The Secretary of State for Communities and Local Government)", "John Denham",
+                 "The First Minister (Alex Salmond)", "Des McNulty (Clydebank and Milngavie) (Lab)", "Lead 2A"]
+
+
+def _role_vocabulary():
+    from core.query import Vocabulary
+
+    return Vocabulary({"speakers": [{"value": v, "count": 1} for v in ROLE_SPEAKERS]})
+
+
+def test_a_label_with_its_office_is_the_person() -> None:
+    from common.names import person_name, speaker_roles
+
+    assert person_name(ROLE_SPEAKERS[0]) == "John Denham"
+    assert person_name(ROLE_SPEAKERS[2]) == "Alex Salmond"
+    assert speaker_roles(ROLE_SPEAKERS[3]) == ["Clydebank and Milngavie"]  # the party "Lab" is one word
+    v = _role_vocabulary()
+    assert v.speaker_variants("John Denham") == ROLE_SPEAKERS[:2]
+    got = v.understand("what did John Denham say about fire cover")
+    assert [(m.field, m.values, m.as_filter) for m in got.mentions] == [("speaker", [ROLE_SPEAKERS[0]], True)]
+
+
+def test_offices_and_seats_in_a_question_boost_their_holders() -> None:
+    v = _role_vocabulary()
+    cases = {
+        "what did the Secretary of State for Communities say about fire": ROLE_SPEAKERS[0],
+        "what did the first minister say about minimum pricing": ROLE_SPEAKERS[2],
+        "the labour member for Clydebank and Milngavie on the blitz": ROLE_SPEAKERS[3],
+    }
+    for question, holder in cases.items():
+        got = v.understand(question)
+        assert [(m.field, m.values, m.as_filter) for m in got.mentions] == [("speaker", [holder], False)], question
+    assert v.understand("what did the secretary say").mentions == []  # one word of an office is not enough
+
+
+def test_a_qualified_council_is_known_by_its_place_alone_when_no_other_council_is() -> None:
+    from core.query import Vocabulary
+
+    ontario = "City of London (Ontario) City Council"
+    alone = Vocabulary({"councils": [{"value": c, "count": 1} for c in (ontario, "Stoke Ferry Parish Council")]})
+    got = alone.understand("what did London council decide about the hotel tax").mentions
+    assert [(m.field, m.values, m.as_filter) for m in got] == [("council", [ontario], True)]
+    both = Vocabulary({"councils": [{"value": c, "count": 1} for c in (ontario, "City of London Corporation")]})
+    got = both.understand("london council").mentions
+    assert [(m.values, m.as_filter) for m in got] == [(["City of London Corporation"], True)]
+
+
+def test_committees_named_in_a_question_are_boosted() -> None:
+    from core.query import Vocabulary
+
+    committees = ["Planning and Environment Committee", "Council", "Parish Council (full council)", "Beer Board"]
+    v = Vocabulary({"committees": [{"value": c, "count": 1} for c in committees]})
+    got = v.understand("what did planning and environment decide on Gore Road").mentions
+    assert [(m.field, m.values, m.as_filter) for m in got] == [("committee", ["Planning and Environment Committee"],
+                                                               False)]
+    assert [m.values for m in v.understand("beer board permit").mentions] == [["Beer Board"]]
+    assert v.understand("what did the council say").mentions == []  # a generic name matches nothing

@@ -151,3 +151,62 @@ def test_speaker_key():
     assert speaker_key("Councillor Jane Francis") == speaker_key("Cllr Jane Francis") == "jane francis"
     assert speaker_key("  Cllr.  Jane   FRANCIS ") == "jane francis"
     assert speaker_key("Alison Hinds") == "alison hinds"
+
+
+MINUTES_WITH_NUMBERS = """Minutes of the Parish Council meeting
+
+90/18 Election of Chair and Vice Chair
+Cllr A was elected Chair.
+91/18 Apologies and Welcome There were apologies from Cllr B.
+92/18 Matters Arising: the bench has been repaired.
+Minute 93/18 Planning. Two applications were considered.
+
+4. Highways: the pothole on Mill Lane was reported.
+
+1. The clerk will write to the county council.
+"""
+
+
+def test_minute_numbers_open_agenda_items():
+    text, segments = parse_structure(MINUTES_WITH_NUMBERS)
+    items = {text[s.start:s.end].split("\n")[0]: s.agenda_item for s in segments}
+    assert items["90/18 Election of Chair and Vice Chair"] == "90/18 Election of Chair and Vice Chair"
+    assert items["91/18 Apologies and Welcome There were apologies from Cllr B."] == "91/18 Apologies and Welcome"
+    assert items["92/18 Matters Arising: the bench has been repaired."] == "92/18 Matters Arising"
+    assert items["Minute 93/18 Planning. Two applications were considered."] == "Minute 93/18 Planning"
+    assert items["4. Highways: the pothole on Mill Lane was reported."] == "4. Highways"
+    # a numbered point inside an item is not a new item
+    assert items["1. The clerk will write to the county council."] == "4. Highways"
+    cllr_a = next(s for s in segments if text[s.start:s.end].startswith("Cllr A"))
+    assert cllr_a.agenda_item == "90/18 Election of Chair and Vice Chair"
+
+
+DECISIONS = """5. Play Area
+
+The council discussed the quotes for new swings.
+
+RESOLVED:
+
+1) That the quote from Acme Play be accepted.
+
+2) That the clerk orders the swings.
+
+The meeting moved on.
+
+It was agreed that the hedge be cut in March.
+"""
+
+
+def test_decision_blocks_keep_their_points_and_item():
+    text, segments = parse_structure(DECISIONS)
+    kinds = [(s.kind, text[s.start:s.end][:20]) for s in segments]
+    assert kinds == [("agenda", "5. Play Area"), ("paragraph", "The council discusse"),
+                     ("decision", "RESOLVED:"), ("decision", "1) That the quote fr"),
+                     ("decision", "2) That the clerk or"), ("paragraph", "The meeting moved on"),
+                     ("decision", "It was agreed that t")]
+    assert {s.agenda_item for s in segments} == {"5. Play Area"}
+
+
+def test_decision_words_in_running_text_are_not_decisions():
+    text, segments = parse_structure("Agreed and signed.\n\nThe motion was resolved later.\n")
+    assert [s.kind for s in segments] == ["paragraph", "paragraph"]
