@@ -22,8 +22,10 @@ export COUNCILQA_ARTIFACTS="${COUNCILQA_ARTIFACTS:-$PWD/artifacts}"
 SHARED="$(cd .. && pwd)/shared"
 if [ -d "$SHARED/corpora" ] && [ -d "$SHARED/transcripts" ]; then
   export COUNCILQA_CACHE_DIR="${COUNCILQA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/councilqa/embeddings}"
-  .venv/bin/python -m councilqa.cli index "$SHARED/corpora" "$SHARED/transcripts" corpus \
-    --index-dir artifacts/shared-index --quiet
+  # Retrieval is what this set measures: no stored sentence vectors (answers encode their sentences on
+  # demand), which would double the first run's embedding.
+  COUNCILQA_SENTENCE_VECTORS_MAX=0 .venv/bin/python -m councilqa.cli index "$SHARED/corpora" \
+    "$SHARED/transcripts" corpus --index-dir artifacts/shared-index --quiet
   .venv/bin/python -m councilqa.cli eval --gold eval/gold_shared.jsonl --index-dir artifacts/shared-index \
     --out artifacts/eval-shared --min-recall5 "${COUNCILQA_MIN_SHARED_RECALL5:-0.70}"
 else

@@ -201,7 +201,7 @@ def load_query_embedder(settings: Settings, passages: Embedder) -> Embedder:
     try:
         from indexer.embed_onnx import OnnxInt8Embedder
 
-        fast = OnnxInt8Embedder(settings, precision="fp32")
+        fast = OnnxInt8Embedder(settings, precision="fp32", threads=settings.query_threads or None)
         cos = (fast.encode_queries(list(_PROBES)) * passages.encode_queries(list(_PROBES))).sum(axis=1)
         if float(cos.min()) < QUERY_FIDELITY:
             raise RuntimeError(f"its vectors stray from the passage embedder's (cosine {float(cos.min()):.4f})")
