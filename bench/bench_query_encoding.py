@@ -70,11 +70,11 @@ def measure(encode: Callable[[list[str]], object], qs: list[str]) -> dict[str, f
     return percentiles(times)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="40 queries instead of 200")
     ap.add_argument("--backends", default="torch-fp32,onnx-fp32,onnx-int8")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     qs = questions(40 if args.quick else 200)
     settings = Settings()
     makers = encoders(settings)

@@ -54,3 +54,12 @@ def test_bench_embed_smoke(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--smoke"]) == 0
     assert "Cosine-to-fp32 check" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bench_query_encoding_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.bench_query_encoding import main
+
+    assert main(["--quick", "--backends", "onnx-fp32"]) == 0
+    out = capsys.readouterr().out
+    assert "| onnx-fp32 | 1 | idle |" in out and "| onnx-fp32 | 1 | one core busy |" in out

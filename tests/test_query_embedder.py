@@ -35,7 +35,7 @@ def test_an_unfaithful_query_encoder_is_refused(monkeypatch: pytest.MonkeyPatch)
     import indexer.embed_onnx as onnx_mod
 
     class _Stray(FakeEmbedder):
-        def __init__(self, settings: Settings, precision: str = "fp32") -> None:
+        def __init__(self, settings: Settings, precision: str = "fp32", threads: int | None = None) -> None:
             super().__init__(model_id="other")
 
         def encode_queries(self, texts):  # type: ignore[no-untyped-def]
