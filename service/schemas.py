@@ -52,7 +52,8 @@ Citation = create_model(  # type: ignore[call-overload]
 
 class SearchResult(BaseModel):
     rank: int = PydField(..., description="1-based rank.")
-    score: float = PydField(..., description="Fused RRF score (hybrid), BM25 score (bm25) or cosine (dense).")
+    score: float = PydField(..., description="Fused score (hybrid: 0-1 plus boosts with convex fusion), BM25 "
+                            "score (bm25) or cosine (dense).")
     text: str = PydField(..., description="The passage text, verbatim from the document.")
     citation: Citation = PydField(..., description="Where the passage comes from.")
 

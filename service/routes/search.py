@@ -48,7 +48,7 @@ async def search(
     filters: FiltersDep,
     q: Annotated[str, Query(description="What to look for, in plain words.")],
     k: Annotated[int, Query(description="Number of passages (1..max_k, default 10).")] = 10,
-    mode: Annotated[Mode, Query(description="hybrid (BM25 + dense, RRF), bm25 or dense.")] = "hybrid",
+    mode: Annotated[Mode, Query(description="hybrid (BM25 + dense, fused), bm25 or dense.")] = "hybrid",
     auto_filters: Annotated[bool, Query(description="Infer filters from the query.")] = True,
 ) -> Response:
     reject_unknown_params(request, _PARAMS)
