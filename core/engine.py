@@ -87,13 +87,18 @@ class Engine:
     @sentence_search.setter
     def sentence_search(self, on: bool) -> None:
         # Needs the build's sentence vectors and a vector index that hands back stored vectors (FAISS).
-        units = self.index.sentences if on and hasattr(self.index.dense, "vectors") else None
+        units = self.index.sentences if on and self._keeps_vectors else None
         self._sentence_search = SentenceSearch(units) if units is not None else None
 
     @property
     def can_search_sentences(self) -> bool:
         """Whether this index supports sentence search (it stored sentence vectors, in FAISS)."""
-        return self.index.sentences is not None and hasattr(self.index.dense, "vectors")
+        return self.index.sentences is not None and self._keeps_vectors
+
+    @property
+    def _keeps_vectors(self) -> bool:
+        """Whether the vector index hands back its stored vectors (FAISS does; Milvus here does not)."""
+        return hasattr(self.index.dense, "vectors")
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Engine:
@@ -210,7 +215,7 @@ class Engine:
             dense = self.index.dense.search(qv[None, :], n, plan.allowed)
             if self._sentence_search is not None:
                 dense = self._with_sentences(qv, dense, n, plan.allowed)
-            if mode == "hybrid" and sparse is not None and self.feedback and hasattr(self.index.dense, "vectors"):
+            if mode == "hybrid" and sparse is not None and self.feedback and self._keeps_vectors:
                 dense = self._dense_with_feedback(qv, sparse.result(), n, plan.allowed) or dense
         for result in (sparse.result() if sparse else None, dense):
             if result is not None:

@@ -13,6 +13,7 @@ import re
 
 from common.fields import CONTEXT_FIELDS
 from indexer.models import Passage
+from indexer.structure import TIMESTAMP
 
 # A long title or heading must not outweigh the passage: BM25 normalises by length, and the embedder
 # reads only its first 256 tokens.
@@ -39,7 +40,7 @@ def context_line(p: Passage) -> str:
 
 # "[0:09:48]" markers of a timestamped transcript: the passage's time is a citation field already, and
 # the digits are noise to BM25 and take the embedder's tokens.
-_TIME_MARK_RE = re.compile(r"\[\d{1,2}:\d{2}:\d{2}\]\s*")
+_TIME_MARK_RE = re.compile(rf"\[{TIMESTAMP}\]\s*")
 
 
 def searchable_text(p: Passage, with_context: bool) -> str:

@@ -33,7 +33,8 @@ MAX_SEGMENT_CHARS = 1500
 BRACKET_LINES_PER_SEGMENT = 4
 BRACKET_CHARS_PER_SEGMENT = 500
 
-_TS = r"\d{1,2}:\d{2}:\d{2}"
+TIMESTAMP = r"\d{1,2}:\d{2}:\d{2}"  # h:mm:ss, also what `indexer.context` drops
+_TS = TIMESTAMP
 _SPEAKER_TAIL_RE = re.compile(rf"^(?P<head>.*\S) - (?P<ts>{_TS})\s*$")
 _BRACKET_RE = re.compile(rf"^\[(?P<ts>{_TS})\]")
 _TITLES = r"(?:Cllr|Councillor|Cllr\.|Dr|Mr|Mrs|Ms|Miss|Prof|Sir|Dame|Lord|Lady|Mayor|Alderman)\.?"
