@@ -15,7 +15,8 @@ fi
 export COUNCILQA_ARTIFACTS="${COUNCILQA_ARTIFACTS:-$PWD/artifacts}"
 .venv/bin/python -m pytest -m "slow or browser or not slow" "$@"
 .venv/bin/python -m councilqa.cli index corpus --index-dir artifacts/eval-index --quiet
-.venv/bin/python -m councilqa.cli eval --index-dir artifacts/eval-index --out artifacts/eval --min-recall5 "${COUNCILQA_MIN_RECALL5:-0.78}"
+.venv/bin/python -m councilqa.cli eval --index-dir artifacts/eval-index --out artifacts/eval --min-recall5 "${COUNCILQA_MIN_RECALL5:-0.78}" \
+  --min-key-facts "${COUNCILQA_MIN_KEY_FACTS:-0.62}"
 # The development set over other bodies' real papers (eval/gold_shared.jsonl) needs ../shared; a fresh
 # machine has none, so it is skipped there, saying so. Its embeddings are cached across runs in the user's
 # cache (the first run embeds about 24,000 passages: some 20 minutes on 2 cores).
@@ -27,7 +28,8 @@ if [ -d "$SHARED/corpora" ] && [ -d "$SHARED/transcripts" ]; then
   COUNCILQA_SENTENCE_VECTORS_MAX=0 .venv/bin/python -m councilqa.cli index "$SHARED/corpora" \
     "$SHARED/transcripts" corpus --index-dir artifacts/shared-index --quiet
   .venv/bin/python -m councilqa.cli eval --gold eval/gold_shared.jsonl --index-dir artifacts/shared-index \
-    --out artifacts/eval-shared --min-recall5 "${COUNCILQA_MIN_SHARED_RECALL5:-0.70}"
+    --out artifacts/eval-shared --min-recall5 "${COUNCILQA_MIN_SHARED_RECALL5:-0.70}" \
+    --min-key-facts "${COUNCILQA_MIN_SHARED_KEY_FACTS:-0.64}"
 else
   echo "Skipping the development-set evaluation (eval/gold_shared.jsonl): $SHARED/corpora and" \
     "$SHARED/transcripts are not here; it runs where ../shared holds the real papers."

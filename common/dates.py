@@ -137,3 +137,14 @@ def period_bound(value: str, *, end: bool) -> str:
 def month_period(year: int, month: int) -> tuple[str, str]:
     """First and last ISO day of a month: (2024, 2) -> ("2024-02-01", "2024-02-29")."""
     return f"{year}-{month:02d}-01", f"{year}-{month:02d}-{month_end(year, month):02d}"
+
+
+def long_date(value: str | None) -> str:
+    """'2024-11-27' -> '27 November 2024'; anything that is no ISO date is returned as given ('' for None)."""
+    if not value:
+        return ""
+    try:
+        d = date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    return f"{d.day} {d.strftime('%B %Y')}"

@@ -149,8 +149,9 @@ class Settings(BaseSettings):
     log_queries: bool = Field(False, description="Let the access log show query strings (what people searched "
                               "for); off by default, so it shows the path only.")
     answer_min_evidence: float = Field(
-        0.85, description="Abstain below this evidence score (best sentence cosine + 0.5 x keyword coverage); "
-        "calibrated for all-MiniLM-L6-v2 with `python -m evaluation.calibrate`, recalibrate for other models.",
+        0.83, description="Abstain below this evidence score (best sentence cosine + 0.5 x keyword coverage); "
+        "calibrated for all-MiniLM-L6-v2 on the development set eval/gold_shared.jsonl (other bodies' papers) "
+        "with `python -m evaluation.calibrate`; recalibrate for other models.",
     )
 
     # UI

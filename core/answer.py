@@ -2,30 +2,32 @@
 
 Passages are cut into sentence-like units (transcripts: sentences that may span a few lines, long
 unpunctuated runs packed a few lines at a time; speaker labels, i.e. lines that are exactly a turn's
-"speaker - h:mm:ss", agenda lines and web-page control labels are never quoted). Units are scored
-by the embedding cosine to the question plus keyword overlap, a bonus when the question asks for a
-number or date and the unit holds one, a small bonus for text that several retrieved passages share,
-minus a penalty for fragments (a unit that starts mid-sentence, cut by a chunk or turn boundary).
-The best unit leads; the rest are chosen greedily with maximal marginal relevance (plus a bonus for
-question keywords not yet covered) so the answer does not repeat itself. A chosen unit that is a
-fragment or very short is extended by its neighbour in the same turn, and chosen units that are
-adjacent in one passage become a single quote.
+"speaker - h:mm:ss", agenda lines and web-page control labels are never quoted). Headings, titles and
+"LABEL:" lines, and units cut mid-sentence in cased text, are never quoted either.
+
+Units are scored by `core.features` (the cosine to the question, rare question keywords, the
+passage's retrieval score, whether the unit follows the one that echoes the question, numbers for
+"how many / when" questions); the weights were fitted on the development set of other bodies' papers.
+The best units are taken in score order, at most `max_per_source` from one passage and from at most
+`max_sources` passages, skipping near-repeats; each is extended by the unit after it in its block
+(the reply that follows a question, the figure that follows its lead-in), and units that meet in
+one passage become one quote.
 
 Abstention: the evidence score is the best unit's cosine to the question plus `coverage_weight`
 times the share of the question's keywords (not the council, person or period it named) found in
-the top passages. Below `abstain_below` the service says it found nothing. The two numbers were
-calibrated on the real model (all-MiniLM-L6-v2) against eval/gold.jsonl (`python -m evaluation.calibrate`).
+the top passages. Below `abstain_below` the service says it found nothing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from common.language import NUMBER_WORDS, QUESTION_WORDS
+from core.features import WEIGHTS, unit_features, weight_vector
 from indexer.models import Passage
 from indexer.sparse import tokenize
 from indexer.units import (  # noqa: F401 - split_units and turn_labels are part of this module's interface
@@ -34,9 +36,8 @@ from indexer.units import (  # noqa: F401 - split_units and turn_labels are part
     turn_labels,
 )
 
+ANSWER_K = 10  # passages an answer is built from unless the request says otherwise
 NOT_FOUND = "I couldn't find anything in the indexed papers that answers this."
-
-_FRAGMENT_PENALTY = 0.1
 
 
 @dataclass
@@ -53,20 +54,17 @@ class Unit:
 
 @dataclass
 class AnswerConfig:
-    """The weights and thresholds of extractive answering: abstention, scoring, MMR selection, quote length."""
+    """The weights and limits of extractive answering: abstention, unit scores, how many quotes from where."""
 
-    abstain_below: float = 0.85  # evidence score = best cosine + coverage_weight * keyword coverage
+    abstain_below: float = 0.83  # evidence score = best cosine + coverage_weight * keyword coverage
     coverage_weight: float = 0.5
-    keyword_weight: float = 0.30
-    max_sentences: int = 5
-    mmr_lambda: float = 0.7
-    keep_ratio: float = 0.65  # later sentences must score at least this share of the best
-    new_keyword_weight: float = 0.15  # MMR bonus for question keywords no chosen sentence has yet
-    answer_type_weight: float = 0.08  # "how many / when" questions: units holding a number or date
-    support_weight: float = 0.02  # per extra retrieved passage holding the same span
-    fragment_penalty: float = 0.15
-    short_words: int = 10  # a chosen unit shorter than this is extended by its next neighbour
-    max_quote_chars: int = 600
+    weights: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))
+    max_quotes: int = 7  # units chosen before each is extended by its neighbour
+    max_sources: int = 4
+    max_per_source: int = 3
+    extend_next: bool = True  # each chosen unit takes in the unit after it in its block
+    near_repeat: float = 0.9  # a unit this close (cosine) to a chosen one is a repeat
+    max_quote_chars: int = 700
 
 
 @dataclass
@@ -104,24 +102,27 @@ class Extraction:
 # -- scoring -----------------------------------------------------------------------------------
 
 
+# Stems of the words that record or ask for a decision: a question's "decide" is met by the minutes'
+# "RESOLVED" or "agreed", so they count as one keyword.
+DECISION_STEMS = frozenset(("decid", "decis", "resolv", "resolut", "agre", "approv", "determin"))
+_DECISION = "decis"
+_ASKS_DECISION = re.compile(r"\b(?:decid\w*|decision\w*|agree[ds]?|approv\w*|resol\w*|vot(?:e|ed|ing))\b", re.I)
+
+
+def asks_decision(question: str) -> bool:
+    """Whether the question asks what was decided, agreed, approved, resolved or voted."""
+    return bool(_ASKS_DECISION.search(question))
+
+
+def terms_of(texts: Sequence[str]) -> list[set[str]]:
+    """Each text's stemmed words, the decision words as one."""
+    return [{_DECISION if t in DECISION_STEMS else t for t in toks} for toks in tokenize(list(texts))]
+
+
 def keywords(text: str, exclude: Sequence[str] = ()) -> set[str]:
     """Stemmed content words of a question, without question words and the named filters."""
-    dropped = set(tokenize([" ".join(exclude)])[0]) if exclude else set()
-    return {t for t in tokenize([text])[0] if t not in QUESTION_WORDS and t not in dropped and len(t) > 1}
-
-
-def _incidence(q_terms: Sequence[str], unit_terms: list[set[str]]) -> np.ndarray:
-    """units x keywords: 1 where the unit holds the keyword."""
-    m = np.zeros((len(unit_terms), len(q_terms)), dtype=np.float32)
-    for j, term in enumerate(q_terms):
-        m[:, j] = [term in t for t in unit_terms]
-    return m
-
-
-def _overlap(q_terms: set[str], unit_terms: list[set[str]]) -> np.ndarray:
-    if not q_terms:
-        return np.zeros(len(unit_terms), dtype=np.float32)
-    return _incidence(sorted(q_terms), unit_terms).sum(axis=1) / len(q_terms)
+    dropped = terms_of([" ".join(exclude)])[0] if exclude else set()
+    return {t for t in terms_of([text])[0] if t not in QUESTION_WORDS and t not in dropped and len(t) > 1}
 
 
 _ASKS_NUMBER = re.compile(
@@ -133,33 +134,6 @@ _HAS_NUMBER = re.compile(r"\d|£|%|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.
 def asks_for_number(question: str) -> bool:
     """Whether the question asks for a quantity, a date or a duration (its answer holds a number)."""
     return bool(_ASKS_NUMBER.search(question))
-
-
-def _mmr(scores: np.ndarray, vecs: np.ndarray, q_terms: set[str], unit_terms: list[set[str]],
-         cfg: AnswerConfig) -> list[int]:
-    """Best unit first, then maximal marginal relevance with a bonus for question keywords not yet covered."""
-    first = int(np.argmax(scores))
-    chosen: list[int] = [first]
-    best = float(scores[first])
-    has = _incidence(sorted(q_terms), unit_terms) if q_terms else np.zeros((len(scores), 0), dtype=np.float32)
-    uncovered = 1.0 - has[first]
-    banned = np.zeros(len(scores), dtype=bool)
-    banned[first] = True
-    banned |= scores < cfg.keep_ratio * best
-    sims = vecs @ vecs[first]
-    while len(chosen) < cfg.max_sentences:
-        banned |= sims > 0.9  # near-repeats (transcripts often say things twice; overlapping chunks)
-        gain = has @ uncovered / len(q_terms) if q_terms else 0.0
-        mmr = cfg.mmr_lambda * scores - (1 - cfg.mmr_lambda) * sims + cfg.new_keyword_weight * gain
-        mmr[banned] = -np.inf
-        nxt = int(np.argmax(mmr))
-        if not np.isfinite(mmr[nxt]):
-            break
-        chosen.append(nxt)
-        banned[nxt] = True
-        uncovered *= 1.0 - has[nxt]
-        sims = np.maximum(sims, vecs @ vecs[nxt])
-    return chosen
 
 
 def passage_units(passages: Sequence[Passage]) -> list[Unit]:
@@ -181,74 +155,83 @@ def passage_units(passages: Sequence[Passage]) -> list[Unit]:
 def extract(
     question_vec: np.ndarray, question_terms: set[str], passages: Sequence[Passage],
     encode: Callable[[list[str]], np.ndarray], cfg: AnswerConfig, question: str = "",
+    passage_scores: Sequence[float] | None = None,
 ) -> Extraction:
     """The quotes from the passages that best answer the question, or an abstention.
 
-    Units are scored against the question (cosine, keywords, numbers, shared spans, fragments); when the
-    evidence score falls below `cfg.abstain_below` the result has `found=False` and no quotes.
+    Units are scored by `core.features`; when the evidence score falls below `cfg.abstain_below` the
+    result has `found=False` and no quotes. `passage_scores` are the passages' retrieval scores.
     """
     units = passage_units(passages)
     if not units:
         return Extraction()
     vecs = encode([u.text for u in units])
     cos = vecs @ question_vec
-    unit_terms = [set(t) for t in tokenize([u.text for u in units])]
-    overlap = _overlap(question_terms, unit_terms)
-    prior = np.array([0.03 / (1 + u.passage_index) + cfg.support_weight * (u.support - 1) for u in units],
-                     dtype=np.float32)
+    unit_terms = terms_of([u.text for u in units])
     numbers = (np.array([bool(_HAS_NUMBER.search(u.text)) for u in units], dtype=np.float32)
                if asks_for_number(question) else np.zeros(len(units), dtype=np.float32))
-    scores = (cos + cfg.keyword_weight * overlap + prior + cfg.answer_type_weight * numbers
-              - cfg.fragment_penalty * _fragments(units, passages))
+    feats = unit_features(cos, unit_terms, question_terms, [u.text for u in units],
+                          [u.passage_index for u in units], passage_scores, numbers)
+    scores = feats @ weight_vector(cfg.weights)
     coverage = keyword_coverage(question_terms, passages)
     confidence = float(cos.max())
     evidence = confidence + cfg.coverage_weight * coverage
     if evidence < cfg.abstain_below:
         return Extraction(found=False, confidence=confidence, coverage=coverage, evidence=evidence, units=units)
-    picked = (_mmr(scores, vecs, question_terms, unit_terms, cfg) if cfg.max_sentences > 1
-              else [int(np.argmax(scores))])
-    chosen = _join(units, picked, scores, cos, passages, cfg)
-    return Extraction(chosen, True, confidence, coverage, evidence, units)
+    picked = pick(scores, vecs, units, quotable(units, passages), cfg)
+    return Extraction(_join(units, picked, scores, cos, cfg), bool(picked), confidence, coverage, evidence, units)
+
+
+def pick(scores: np.ndarray, vecs: np.ndarray, units: Sequence[Unit], allowed: np.ndarray,
+         cfg: AnswerConfig) -> list[int]:
+    """The best units in score order: quotable ones only, no near-repeats, within the source limits."""
+    chosen: list[int] = []
+    per_source: dict[int, int] = {}
+    for i in np.argsort(-scores, kind="stable"):
+        if len(chosen) >= cfg.max_quotes:
+            break
+        src = units[i].passage_index
+        if not allowed[i] or per_source.get(src, 0) >= cfg.max_per_source or \
+                (src not in per_source and len(per_source) >= cfg.max_sources):
+            continue
+        if chosen and float(np.max(vecs[chosen] @ vecs[i])) > cfg.near_repeat:
+            continue
+        chosen.append(int(i))
+        per_source[src] = per_source.get(src, 0) + 1
+    return chosen
 
 
 def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndarray,
-          passages: Sequence[Passage], cfg: AnswerConfig) -> list[Chosen]:
-    """Quotes from the picked units, in order of choice: a fragment or very short unit takes in its next
-    neighbour in the same block; picked units that are neighbours in one block become one quote."""
-    nxt: dict[int, int] = {}
-    for i, (a, b) in enumerate(zip(units, units[1:], strict=False)):
-        if a.passage_index == b.passage_index and a.block == b.block:
-            nxt[i] = i + 1
-    prev = {v: k for k, v in nxt.items()}
-    picked_set = set(picked)
-    owner: dict[int, Chosen] = {}  # unit index -> the quote that holds it
-    out: list[Chosen] = []
+          cfg: AnswerConfig) -> list[Chosen]:
+    """Quotes from the picked units, best first: each takes in the unit after it in its block (within
+    `max_quote_chars`), and picked units that meet or overlap in one block become one quote."""
+    covered: set[int] = set()
     for i in picked:
-        if i in owner:
-            continue
-        # extend backwards into earlier picked neighbours that are not yet quoted
-        first = i
-        while prev.get(first) in picked_set and prev[first] not in owner:
-            first = prev[first]
         last = i
-        while nxt.get(last) in picked_set and nxt[last] not in owner:
-            last = nxt[last]
-        u_last = units[last]
-        short = len(units[i].text.split()) < cfg.short_words or units[last].text[-1:] not in ".!?\"'”’)"
-        if short and last in nxt and nxt[last] not in owner:
-            cand = nxt[last]
-            if units[cand].end - units[first].start <= cfg.max_quote_chars:
-                last = cand
-                u_last = units[last]
-        ch = Chosen(units[first], float(scores[i]), float(cos[i]), end=u_last.end)
-        k = first
-        while True:
-            owner[k] = ch
-            if k == last:
-                break
-            k = nxt[k]
-        out.append(ch)
-    return out
+        if cfg.extend_next and i + 1 < len(units) and _continues(units[i], units[i + 1]) and \
+                units[i + 1].end - units[i].start <= cfg.max_quote_chars:
+            last = i + 1
+        covered.update(range(i, last + 1))
+    runs: list[list[int]] = []
+    for i in sorted(covered):
+        if runs and i == runs[-1][-1] + 1 and _continues(units[runs[-1][-1]], units[i]):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    out = []
+    for run in runs:
+        top = max((i for i in run if i in set(picked)), key=lambda i: scores[i])
+        out.append(Chosen(units[run[0]], float(scores[top]), float(cos[top]), end=units[run[-1]].end))
+    return sorted(out, key=lambda c: -c.score)
+
+
+def _same_block(a: Unit, b: Unit) -> bool:
+    return a.passage_index == b.passage_index and a.block == b.block
+
+
+def _continues(a: Unit, b: Unit) -> bool:
+    """Whether `b` reads on from `a`: the same block, or a lead-in ending in ":" and the list after it."""
+    return _same_block(a, b) or (a.passage_index == b.passage_index and a.text.rstrip().endswith(":"))
 
 
 def keyword_coverage(question_terms: set[str], passages: Sequence[Passage]) -> float:
@@ -256,22 +239,44 @@ def keyword_coverage(question_terms: set[str], passages: Sequence[Passage]) -> f
     if not question_terms:
         return 1.0
     seen: set[str] = set()
-    for toks in tokenize([p.text for p in passages]):
+    for toks in terms_of([p.text for p in passages]):
         seen.update(toks)
     return len(question_terms & seen) / len(question_terms)
 
 
-def _fragments(units: list[Unit], passages: Sequence[Passage]) -> np.ndarray:
-    """1 for a unit cut mid-sentence: it starts in lower case where its block begins (a chunk or speaker
-    turn cut the sentence), or it ends the passage unpunctuated."""
-    out = np.zeros(len(units), dtype=np.float32)
-    for i, u in enumerate(units):
-        text = passages[u.passage_index].text
-        block_start = i == 0 or units[i - 1].passage_index != u.passage_index or units[i - 1].block != u.block
-        head_cut = block_start and u.text[:1].islower()
-        tail_cut = u.end == len(text.rstrip()) and u.text[-1:] not in ".!?\"'”’)"
-        out[i] = float(head_cut or tail_cut)
-    return out
+_LABEL = re.compile(r"^[^\w\n]*[A-Z][A-Z0-9 &/,()'’-]{1,40}:")
+_LINK = re.compile(r"^[^\w\n]*\[[^\]]*\]\(")  # a Markdown link line: "[2025-01-13 Staff Report](<https://...>)"
+_CLOSERS = ".!?\"'”’)"
+
+
+def is_heading(text: str) -> bool:
+    """A heading, title or label rather than a sentence: mostly capitals; a "LABEL:" opening
+    ("Subject:", "TITLE:", "RECOMMENDATIONS:"); or a short unpunctuated line in Title Case."""
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > 0.7 * len(letters):
+        return True
+    if _LINK.match(text):
+        return True
+    if _LABEL.match(text) or re.match(r"^[^\w\n]*(Subject|Title|Report of|Report to|Purpose)\b[^.:]{0,3}:", text):
+        return True
+    words = [w for w in text.split() if len(w) > 3]
+    if text.rstrip()[-1:] not in _CLOSERS and len(text.split()) < 14 and words:
+        return sum(w[:1].isupper() for w in words) >= 0.6 * len(words)
+    return False
+
+
+def quotable(units: Sequence[Unit], passages: Sequence[Passage]) -> np.ndarray:
+    """Which units may be quoted: no headings or link lines, and no unit cut mid-sentence in cased text
+    (it starts in lower case). Uncased text (machine captions) keeps its lower-case units."""
+    cased = {i: _cased(u.text for u in units if u.passage_index == i) for i in {u.passage_index for u in units}}
+    return np.array([not is_heading(u.text) and not (cased[u.passage_index] and u.text[:1].islower())
+                     for u in units], dtype=bool)
+
+
+def _cased(texts: Iterable[str]) -> bool:
+    """Whether most units of a passage open with a capital: cased prose, not machine captions."""
+    starts = [t[:1].isupper() for t in texts if t[:1].isalpha()]
+    return bool(starts) and 2 * sum(starts) >= len(starts)
 
 
 _SPACES = re.compile(r"\s+")

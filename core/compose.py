@@ -1,17 +1,45 @@
-"""From chosen sentences to a cited answer: markers, citations and quotes.
+"""From chosen quotes to a cited answer shaped for reading: a lead line, then attributed quotes.
 
-`core.answer` picks the sentences; this module numbers the passages they come from in order of
-first use and builds one `AnswerCitation` per passage with all its quotes.
+`core.answer` picks the quotes; this module groups them by the passage they come from, numbers the
+passages [1], [2]... with the source that answers best first (or, when the question asks what was
+decided, the sources that record a decision first), and writes
+
+    From <council>, <meeting>, <date> [1]; <council>, <meeting>, <date> [2].
+    Alison Hinds, 1:08:09: "<quote>" [1]
+    "<quote>" [2]
+
+Each source's quotes stay in the source's own order. What is shown has spacing artefacts of captioned
+or extracted text repaired ("11 .2 million", "post -16", "theSwiss"); each citation keeps the exact
+characters of the document and their offsets. One `AnswerCitation` per passage carries all its quotes.
 """
 
 from __future__ import annotations
 
+import re
+
+from common.dates import long_date
 from core import answer as ans
 from core.llm import LlmAnswer
-from core.results import AnswerCitation, quote_of
+from core.results import AnswerCitation, Quote, quote_of
 from indexer.models import Passage
+from indexer.structure import opens_decision
 
 Ranked = list[tuple[Passage, int, float]]  # (passage, rank, retrieval score)
+
+_REPAIRS = (
+    (re.compile(r"(?<=\d) \.(?=\d)"), "."),  # "11 .2 million": a decimal point split off by captions
+    (re.compile(r"(?<=\w) -(?=\w)"), "-"),  # "post -16", "25 -26": a hyphen split off
+    (re.compile(r"(?<=[a-z]{2})(?=[A-Z][a-z])"), " "),  # "theSwiss", "knowthe Cllr": words run together
+    (re.compile(r"(?<=\b[A-Za-z][a-z]{2})(?=\d)"), " "),  # "Wow24": a word run into a number
+)
+
+
+def readable(text: str) -> str:
+    """The text on one line with spacing artefacts repaired; only spaces are added or removed."""
+    out = ans.one_line(text)
+    for pattern, repl in _REPAIRS:
+        out = pattern.sub(repl, out)
+    return out
 
 
 def cite(n: int, ranked: Ranked, idx: int, spans: list[tuple[int, int]]) -> AnswerCitation:
@@ -22,30 +50,60 @@ def cite(n: int, ranked: Ranked, idx: int, spans: list[tuple[int, int]]) -> Answ
     return AnswerCitation(n, p, rank, score, best, quotes)
 
 
-def extractive(ex: ans.Extraction, ranked: Ranked) -> tuple[str, list[AnswerCitation]]:
-    """One citation per passage, numbered in order of first use; its sentences share the marker."""
-    numbers: dict[int, int] = {}
-    quotes: dict[int, list[tuple[float, int, int]]] = {}
-    parts: list[tuple[str, int]] = []
-    for ch in ex.chosen:
-        idx = ch.unit.passage_index
-        n = numbers.setdefault(idx, len(numbers) + 1)
-        quotes.setdefault(idx, []).append((ch.score, ch.start, ch.stop))
-        parts.append((ans.one_line(ranked[idx][0].text[ch.start:ch.stop]), n))
-    citations = [cite(n, ranked, idx, [(s, e) for _, s, e in quotes[idx]]) for idx, n in numbers.items()]
-    return join_parts(parts), citations
+def meeting(p: Passage) -> str:
+    """The meeting (committee, else the document's title) and the date of a passage."""
+    return ", ".join(b for b in (p.committee or p.title, long_date(p.date)) if b) or p.doc_id
+
+
+def lead_line(citations: list[AnswerCitation]) -> str:
+    """"From <council>: <meeting, date> [1][3]; <meeting, date> [2]. <council>: ... [4].", councils in
+    the order of their first source."""
+    by_council: dict[str, dict[str, list[int]]] = {}
+    for c in citations:
+        by_council.setdefault(c.passage.council or "", {}).setdefault(meeting(c.passage), []).append(c.n)
+    parts = []
+    for council, meetings in by_council.items():
+        listed = "; ".join(f"{m} " + "".join(f"[{n}]" for n in ns) for m, ns in meetings.items())
+        parts.append(f"{council}: {listed}" if council else listed)
+    return "From " + ". ".join(parts) + "."
+
+
+def attributed(q: Quote, n: int) -> str:
+    """'Speaker, h:mm:ss: "quote" [n]', without the parts the quote's turn does not have."""
+    who = ", ".join(b for b in (q.speaker, q.timestamp) if b)
+    return f'{who + ": " if who else ""}"{readable(q.text)}" [{n}]'
+
+
+def _source_order(ex: ans.Extraction, ranked: Ranked, decisions_first: bool) -> list[int]:
+    """Passage indexes of the chosen quotes, best quote first; with `decisions_first`, sources quoting
+    a decision before the rest (each group keeps that order)."""
+    order = list(dict.fromkeys(ch.unit.passage_index for ch in ex.chosen))
+    if not decisions_first:
+        return order
+    text = {i: ranked[i][0].text for i in order}
+    decided = {ch.unit.passage_index for ch in ex.chosen
+               if opens_decision(text[ch.unit.passage_index][ch.start:ch.stop])}
+    return [i for i in order if i in decided] + [i for i in order if i not in decided]
+
+
+def extractive(ex: ans.Extraction, ranked: Ranked, decisions_first: bool = False) -> tuple[str, list[AnswerCitation]]:
+    """The answer text and one citation per quoted passage, numbered in the order the answer shows them."""
+    citations: list[AnswerCitation] = []
+    for n, idx in enumerate(_source_order(ex, ranked, decisions_first), start=1):
+        spans = [(ch.start, ch.stop) for ch in ex.chosen if ch.unit.passage_index == idx]  # best first
+        citations.append(cite(n, ranked, idx, spans))
+    return answer_text(citations), citations
+
+
+def answer_text(citations: list[AnswerCitation]) -> str:
+    """A lead line naming each source, then every quote attributed, source by source in document order."""
+    if not citations:
+        return ""
+    lines = [attributed(q, c.n) for c in citations for q in c.quotes]
+    return "\n".join([lead_line(citations), *lines])
 
 
 def from_llm(got: LlmAnswer, ranked: Ranked) -> list[AnswerCitation]:
     """Citations of a language model's answer: each cited passage quoted where it best supports it."""
     return [cite(n, ranked, idx, [ans.best_unit_for(said, ranked[idx][0])])
             for n, (idx, said) in enumerate(got.cited, start=1)]
-
-
-def join_parts(parts: list[tuple[str, int]]) -> str:
-    """"A [1] B [2]"; consecutive sentences from one passage carry its marker once, after the last."""
-    out = []
-    for i, (text, n) in enumerate(parts):
-        last_of_run = i + 1 == len(parts) or parts[i + 1][1] != n
-        out.append(f"{text} [{n}]" if last_of_run else text)
-    return " ".join(out)

@@ -29,6 +29,7 @@ from common.fields import Mode
 from common.settings import Settings
 from core import answer as ans
 from core import compose
+from core.answer import ANSWER_K, asks_decision
 from core.batching import QueryBatcher
 from core.caches import UNIT_CACHE_SIZE, VectorLRU
 from core.errors import CoreError
@@ -37,6 +38,7 @@ from core.plan import Plan, make_plan
 from core.query import Understanding, Vocabulary
 from core.results import Answer, DocumentPage, DocumentText, Health, Hit, Query, SearchResults
 from core.retrieval import Fusion, apply_boosts, candidate_count, ranked_rows
+from core.scope import scope_note
 from core.validate import check_filters, check_k, check_mode, check_paging, check_text
 from indexer.embed import Embedder, load_embedder, load_query_embedder, model_id_for
 from indexer.index import CouncilIndex, IndexLoadError
@@ -291,13 +293,13 @@ class Engine:
     def ask(self, question: Query | str, **kwargs: Any) -> Answer:
         """A cited answer to the question, from its top `k` passages (default 5)."""
         started = time.perf_counter()
-        kwargs.setdefault("k", 5)
+        kwargs.setdefault("k", ANSWER_K)
         q, plan = self._prepare(question, "question", **kwargs)
         ranked = [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
         return replace(self._answer(q.text, plan, ranked), took_ms=_ms(started))
 
     def extraction(self, question: str, plan: Plan, passages: list[Passage],
-                   config: ans.AnswerConfig | None = None) -> ans.Extraction:
+                   config: ans.AnswerConfig | None = None, scores: Sequence[float] | None = None) -> ans.Extraction:
         """The sentences chosen from `passages` for the question, and the evidence score."""
         named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
         terms = ans.keywords(question, named)
@@ -311,7 +313,7 @@ class Engine:
             return np.vstack([stored[t] if t in stored else fresh[t] for t in texts])
 
         return ans.extract(self._encode_query(question), terms, passages, encode, config or self.answer_config,
-                           question)
+                           question, scores)
 
     def _stored_units(self, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
         """The build's sentence vectors of these passages, by sentence text (empty when it stored none)."""
@@ -325,10 +327,13 @@ class Engine:
         return out
 
     def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
-        ex = self.extraction(question, plan, [p for p, _, _ in ranked])
+        note = scope_note(question, plan.understanding, self._facets, " ".join(p.text for p, _, _ in ranked))
+        if note:
+            return Answer(question, f"{ans.NOT_FOUND} {note}", [], "extractive", False, 0.0, plan.applied)
+        ex = self.extraction(question, plan, [p for p, _, _ in ranked], scores=[s for _, _, s in ranked])
         if not ex.found:
             return Answer(question, ans.NOT_FOUND, [], "extractive", False, ex.evidence, plan.applied)
-        text, citations = compose.extractive(ex, ranked)
+        text, citations = compose.extractive(ex, ranked, asks_decision(question))
         if self.settings.llm_base_url:
             try:
                 got = llm_answer(self.settings, question, [p for p, _, _ in ranked])

@@ -168,13 +168,15 @@ def evaluate(
     url: Annotated[str | None, typer.Option("--url", help="Evaluate a running service instead.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the report goes.")] = Path("eval/reports"),
     min_recall5: Annotated[float | None, typer.Option("--min-recall5", help="Fail below this hybrid R@5.")] = None,
+    min_key_facts: Annotated[float | None, typer.Option(
+        "--min-key-facts", help="Fail when fewer answers than this share hold every key fact.")] = None,
     backend: Annotated[str | None, typer.Option("--embed-backend")] = None,
 ) -> None:
     """Run the gold questions and report retrieval, answer and latency figures."""
     from evaluation.runner import run_cli
 
     code = run_cli(make_settings(index_dir=index_dir, embed_backend=backend), gold=gold, url=url,
-                   out_dir=out_dir, min_recall5=min_recall5)
+                   out_dir=out_dir, min_recall5=min_recall5, min_key_facts=min_key_facts)
     raise typer.Exit(code)
 
 

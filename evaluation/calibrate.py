@@ -36,8 +36,9 @@ def _overlaps(doc: str, s: int, e: int, spans: list[tuple[str, int, int]]) -> bo
 def raw_evidence(engine: Engine, question: str) -> tuple[float, float]:
     """Best-unit cosine and keyword presence, independent of the thresholds."""
     plan = engine.plan(question, {}, True)
-    passages = [p for p, _ in engine.retrieve(plan, 5, "hybrid")]
-    ex = engine.extraction(question, plan, passages, ans.AnswerConfig(abstain_below=-1.0))
+    ranked = engine.retrieve(plan, ans.ANSWER_K, "hybrid")
+    ex = engine.extraction(question, plan, [p for p, _ in ranked], ans.AnswerConfig(abstain_below=-1.0),
+                           [s for _, s in ranked])
     return ex.confidence, ex.coverage
 
 
@@ -52,6 +53,8 @@ def evaluate(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
         quote_hit = any(_overlaps(c.passage.doc_id, c.best.start, c.best.end, spans) for c in a.citations)
         facts = all(f.lower() in a.text.lower() for f in row.get("key_facts", [])) if a.found else False
         conf, cov = raw_evidence(engine, q)
+        if not a.found and not a.citations and a.confidence == 0.0:  # out of scope (core.scope): always abstains
+            conf, cov = -1.0, 0.0
         out.append({"id": row["id"], "answerable": row["answerable"], "hit5": hit5, "found": a.found,
                     "quote_hit": quote_hit, "facts": facts, "conf": conf, "cov": cov, "q": q})
     return out
@@ -62,7 +65,7 @@ def grid(results: list[dict[str, Any]]) -> list[tuple[float, float, float, int, 
     rows = []
     n_a = sum(r["answerable"] for r in results) or 1
     n_u = (len(results) - n_a) or 1
-    for w, t in product((0.0, 0.25, 0.5, 0.75, 1.0), [x / 100 for x in range(30, 120)]):
+    for w, t in product((0.0, 0.25, 0.5, 0.75, 1.0), [x / 100 for x in range(30, 150)]):
         fp = sum((r["conf"] + w * r["cov"]) >= t for r in results if not r["answerable"])
         fn = sum((r["conf"] + w * r["cov"]) < t for r in results if r["answerable"])
         rows.append(((1 - fn / n_a + 1 - fp / n_u) / 2, w, t, fp, fn))

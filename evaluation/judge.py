@@ -31,6 +31,13 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+def holds_facts(answer: str, facts: Sequence[str]) -> bool:
+    """Whether the answer holds every key fact, ignoring case and all whitespace (answers repair the
+    spacing of captioned text, "11 .2 million" shown as "11.2 million", and the gold keeps the source's)."""
+    flat = "".join(answer.split()).casefold()
+    return all("".join(f.split()).casefold() in flat for f in facts)
+
+
 def squash(text: str) -> tuple[str, list[int]]:
     """Letters and digits only, case folded, with each kept character's offset in `text`."""
     chars: list[str] = []

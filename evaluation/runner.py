@@ -20,7 +20,7 @@ import numpy as np
 from common.settings import Settings
 from evaluation.backends import MODES, AskResult, Backend, HttpBackend, InProcessBackend
 from evaluation.gold import GoldError, GoldQuestion, load_gold
-from evaluation.judge import EvidenceJudge
+from evaluation.judge import EvidenceJudge, holds_facts
 from evaluation.metrics import METRICS, build_qrels, build_run, per_question, scores, significance
 
 K = 10
@@ -47,9 +47,6 @@ def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     out = fn(*args)
     return out, (time.perf_counter() - t0) * 1000
 
-
-def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
 
 
 def run_questions(backend: Backend, gold: Sequence[GoldQuestion], modes: Sequence[str] = MODES,
@@ -133,14 +130,12 @@ def summarise(runs: Sequence[QuestionRun], modes: Sequence[str] = MODES) -> dict
     with_facts = [r for r in asked if r.q.key_facts]
     report["answers"] = {
         "answerable": len(answerable), "unanswerable": len(unanswerable),
-        "key_facts_all": _share([all(_norm(f) in _norm(r.answer.answer) for f in r.q.key_facts)  # type: ignore[union-attr]
-                                 for r in with_facts]),
+        "key_facts_all": _share([holds_facts(r.answer.answer, r.q.key_facts) for r in with_facts]),  # type: ignore[union-attr]
         "cites_evidence_any": _share([bool(r.answer_items) for r in asked if r.q.evidence]),
         "cites_evidence_all": _share([len(r.answer_items) == r.q.n_items for r in asked if r.q.evidence]),
         "abstention_accuracy": _share([not r.answer.found for r in unanswerable if r.answer]),
         "false_abstention_rate": _share([not r.answer.found for r in asked]),  # type: ignore[union-attr]
-        "key_facts_missed": [r.q.id for r in with_facts
-                             if not all(_norm(f) in _norm(r.answer.answer) for f in r.q.key_facts)],  # type: ignore[union-attr]
+        "key_facts_missed": [r.q.id for r in with_facts if not holds_facts(r.answer.answer, r.q.key_facts)],  # type: ignore[union-attr]
     }
     report["latency_ms"] = {m: _pcts([r.latency_ms[m] for r in runs if m in r.latency_ms]) for m in [*modes, "ask"]}
     report["unlocated_evidence"] = [
@@ -229,8 +224,12 @@ def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     return md, js
 
 
-def gate(report: dict[str, Any], min_recall5: float | None) -> str | None:
-    """Why the run fails the regression gate, or None when it passes (or no gate is set)."""
+def gate(report: dict[str, Any], min_recall5: float | None, min_key_facts: float | None = None) -> str | None:
+    """Why the run fails a regression gate, or None when it passes (or no gate is set)."""
+    if min_key_facts is not None:
+        facts = report["answers"].get("key_facts_all")
+        if facts is None or facts < min_key_facts:
+            return f"answers holding every key fact {facts} is below --min-key-facts {min_key_facts:.4f}"
     if min_recall5 is None:
         return None
     value = report["retrieval"].get(GATE_MODE, {}).get(GATE_METRIC)
@@ -242,8 +241,8 @@ def gate(report: dict[str, Any], min_recall5: float | None) -> str | None:
 
 
 def run_cli(settings: Settings, gold: Path, url: str | None, out_dir: Path, min_recall5: float | None,
-            backend: Backend | None = None) -> int:
-    """Exit code: 0 ok, 1 below the --min-recall5 gate, 2 could not run."""
+            backend: Backend | None = None, min_key_facts: float | None = None) -> int:
+    """Exit code: 0 ok, 1 below the --min-recall5 or --min-key-facts gate, 2 could not run."""
     try:
         questions = load_gold(gold)
     except GoldError as exc:
@@ -267,7 +266,7 @@ def run_cli(settings: Settings, gold: Path, url: str | None, out_dir: Path, min_
     print(f"\nReport: {md} and {js}")
     if report["errors"]:
         print(f"Warning: {len(report['errors'])} question(s) had errors; see the report.")
-    if (why := gate(report, min_recall5)) is not None:
+    if (why := gate(report, min_recall5, min_key_facts)) is not None:
         print(f"FAIL: {why}")
         return 1
     return 0

@@ -56,9 +56,15 @@ def _blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, 
     return blocks
 
 
+# A full stop after these does not end a sentence: an initial ("Motion made by D. Ferreira") or a title.
+_NOT_AN_END = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Cllr|Coun|No|St|Prof|Rev|Hon|approx|cf|e\.g|i\.e|vs))\.$")
+
+
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans, pos = [], start
     for m in _SENTENCE_END.finditer(text, start, end):
+        if _NOT_AN_END.search(text, max(start, m.start() - 6), m.start()):
+            continue
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, end))

@@ -21,6 +21,7 @@ from common.fields import (
     Mode,
     filter_help,
 )
+from core.answer import ANSWER_K
 
 
 def _optional(f: Field) -> Any:
@@ -78,7 +79,7 @@ class SearchResponse(BaseModel):
 class _AskBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = PydField(..., description="The question, in plain English.")
-    k: int = PydField(5, description="Number of passages the answer is drawn from (1..max_k).")
+    k: int = PydField(ANSWER_K, description="Number of passages the answer is drawn from (1..max_k).")
     auto_filters: bool = PydField(True, description="Infer filters (council, speaker, dates, type) from the "
                                   "question.")
     mode: Mode = PydField("hybrid", description="Retrieval mode for the passages.")

@@ -16,7 +16,7 @@ import pytest
 from common.settings import Settings
 from evaluation.backends import AskCitation, AskResult, Hit, HttpBackend
 from evaluation.gold import Evidence, GoldQuestion
-from evaluation.judge import EvidenceJudge, locate
+from evaluation.judge import EvidenceJudge, holds_facts, locate
 from evaluation.metrics import METRICS, build_qrels, build_run, ranking_to_run, scores, significance
 from evaluation.runner import run_cli, run_questions, summarise
 from indexer.chunk import ChunkSettings, chunk_document
@@ -229,6 +229,23 @@ def test_min_recall5_gate_sets_the_exit_code(tmp_path: Path, capsys: pytest.Capt
     assert "Recall@5 0.0000 is below --min-recall5 0.5000" in capsys.readouterr().out
     assert run_cli(Settings(), gold=tmp_path / "missing.jsonl", url=None, out_dir=out, min_recall5=None,
                    backend=FakeBackend()) == 2
+
+
+def test_min_key_facts_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gold = _gold(tmp_path)
+    out = tmp_path / "reports"
+    assert run_cli(Settings(), gold=gold, url=None, out_dir=out, min_recall5=None, backend=FakeBackend(),
+                   min_key_facts=0.0) == 0
+    facts = json.loads((out / "report.json").read_text())["answers"]["key_facts_all"]
+    capsys.readouterr()
+    assert run_cli(Settings(), gold=gold, url=None, out_dir=out, min_recall5=None, backend=FakeBackend(),
+                   min_key_facts=facts + 0.01) == 1
+    assert "below --min-key-facts" in capsys.readouterr().out
+
+
+def test_key_facts_ignore_case_and_spacing() -> None:
+    assert holds_facts("A gap of 11.2 Million remains", ["11 .2 million"])
+    assert not holds_facts("A gap of 11.2 million", ["12.2 million"])
 
 
 # -------------------------------------------------------------------------------------- HTTP backend

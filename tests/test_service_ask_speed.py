@@ -35,32 +35,9 @@ def test_encode_units_encodes_each_text_once_and_keeps_order(tiny_index_dir: Pat
     assert engine.encode_units([]).shape == (0, engine.embedder.dimension)
 
 
-def _mmr_reference(scores, vecs, q_terms, unit_terms, cfg):  # type: ignore[no-untyped-def]
-    """The original loop, kept to check the vectorised one."""
-    first = int(np.argmax(scores))
-    chosen, best, covered = [first], float(scores[first]), set(q_terms & unit_terms[first])
-    banned = np.zeros(len(scores), dtype=bool)
-    banned[first] = True
-    while len(chosen) < cfg.max_sentences:
-        sims = (vecs @ vecs[chosen].T).max(axis=1)
-        banned |= sims > 0.9
-        gain = (np.array([len((q_terms - covered) & t) / len(q_terms) for t in unit_terms], dtype=np.float32)
-                if q_terms else np.zeros(len(scores), dtype=np.float32))
-        mmr = cfg.mmr_lambda * scores - (1 - cfg.mmr_lambda) * sims + cfg.new_keyword_weight * gain
-        mmr[banned | (scores < cfg.keep_ratio * best)] = -np.inf
-        nxt = int(np.argmax(mmr))
-        if not np.isfinite(mmr[nxt]):
-            break
-        chosen.append(nxt)
-        banned[nxt] = True
-        covered |= q_terms & unit_terms[nxt]
-    return chosen
-
-
-def test_vectorised_mmr_matches_the_reference() -> None:
+def test_pick_keeps_score_order_limits_and_skips_repeats() -> None:
     rng = np.random.default_rng(7)
-    vocab = [f"w{i}" for i in range(12)]
-    cfg = ans.AnswerConfig()
+    cfg = ans.AnswerConfig(max_quotes=5, max_sources=2, max_per_source=2)
     for trial in range(200):
         n = int(rng.integers(1, 40))
         vecs = rng.normal(size=(n, 8)).astype(np.float32)
@@ -68,7 +45,11 @@ def test_vectorised_mmr_matches_the_reference() -> None:
         if trial % 3 == 0 and n > 2:
             vecs[1] = vecs[0]  # a near repeat
         scores = rng.uniform(0.2, 1.0, size=n).astype(np.float32)
-        unit_terms = [set(rng.choice(vocab, size=int(rng.integers(0, 5)), replace=False)) for _ in range(n)]
-        q_terms = set(rng.choice(vocab, size=int(rng.integers(0, 5)), replace=False))
-        assert ans._mmr(scores, vecs, q_terms, unit_terms, cfg) == _mmr_reference(scores, vecs, q_terms,
-                                                                                   unit_terms, cfg)
+        units = [ans.Unit(int(rng.integers(0, 4)), 0, 1, "x") for _ in range(n)]
+        allowed = rng.uniform(size=n) > 0.2
+        got = ans.pick(scores, vecs, units, allowed, cfg)
+        assert got == sorted(got, key=lambda i: -scores[i])
+        assert all(allowed[i] for i in got) and len(got) <= 5
+        sources = [units[i].passage_index for i in got]
+        assert len(set(sources)) <= 2 and all(sources.count(s) <= 2 for s in sources)
+        assert not (0 in got and 1 in got and trial % 3 == 0 and n > 2)

@@ -78,7 +78,7 @@ def test_llm_answer_is_used_and_citations_renumbered(client: TestClient, llm: tu
         prompt = body["messages"][1]["content"]
         blocks = prompt.split("\n\n[")
         n = next(b.split("]")[0] for b in blocks if "35 foster carers" in b)
-        return chat(f"The campaign added 35 foster carers [{n}]. Carers also get leisure membership [{n}][9]. "
+        return chat(f"The campaign added 35 foster carers [{n}]. Carers also get leisure membership [{n}][99]. "
                     "This sentence has no marker.")
 
     state.reply = answer
@@ -99,7 +99,7 @@ def test_llm_answer_is_used_and_citations_renumbered(client: TestClient, llm: tu
     ((200, b"not json"), "unreadable"),
     ((200, {"choices": []}), "unreadable"),
     (chat(""), "empty answer"),
-    (chat("The campaign added 35 carers [7]."), "no sentence cites"),
+    (chat("The campaign added 35 carers [77]."), "no sentence cites"),
     (chat("NOT FOUND"), "found no answer"),
 ])
 def test_llm_failures_fall_back_to_extractive(client: TestClient, llm: tuple[FakeLlm, str],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.answer import _fragments, passage_units, split_units, turn_labels
-from core.compose import cite, join_parts
+from core.answer import passage_units, quotable, split_units, turn_labels
+from core.compose import cite
 from core.query import Vocabulary, council_aliases, parse_date, strip_spans
 from indexer.models import Passage
 
@@ -125,16 +125,11 @@ def test_citation_speaker_is_the_turn_holding_the_quote() -> None:
     assert all(p.text[q["start"] - 1000:q["end"] - 1000] == q["text"] for q in c["quotes"])
 
 
-def test_fragment_at_a_turn_start_is_penalised() -> None:
+def test_fragment_at_a_turn_start_is_never_quoted() -> None:
     p = _turn_passage()
     units = passage_units([p])
-    flags = _fragments(units, [p])
-    frag = [u.text for u, f in zip(units, flags, strict=True) if f]
+    frag = [u.text for u, ok in zip(units, quotable(units, [p]), strict=True) if not ok]
     assert frag == ["funding, does it mean our partners might withdraw as well?"]
-
-
-def test_answer_groups_sentences_by_passage() -> None:
-    assert join_parts([("A.", 1), ("B.", 1), ("C.", 2), ("D.", 1)]) == "A. B. [1] C. [2] D. [1]"
 
 
 ROLE_SPEAKERS = ["John Denham (The Secretary of State for Communities and Local Government)", "John Denham",

@@ -74,7 +74,7 @@ def test_landing_page(app: AppTest) -> None:
 def test_answer_with_numbered_citations(app: AppTest, fake: FakeApi) -> None:
     ask(app, QUESTION)
     assert_clean(app)
-    assert fake.last("/ask")["json"] == {"question": QUESTION, "k": 5, "auto_filters": True}
+    assert fake.last("/ask")["json"] == {"question": QUESTION, "k": 10, "auto_filters": True}
     page = texts(app)
     assert "£250,000 over three years **[1]**" in page
     assert "**[1]** &nbsp;City of Wolverhampton Council · Children & Young People Scrutiny Panel" in page
@@ -111,7 +111,7 @@ def test_remove_filter_read_from_question(app: AppTest, fake: FakeApi) -> None:
     # A new question starts afresh: the previous question's dates are dropped, reading filters is back on.
     ask(app, "youth centres funding")
     sent = fake.last("/ask")["json"]
-    assert sent == {"question": "youth centres funding", "k": 5, "auto_filters": True}
+    assert sent == {"question": "youth centres funding", "k": 10, "auto_filters": True}
     assert app.date_input(key="f_date_from").value is None
 
 

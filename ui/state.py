@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "submitted": "",
     "view": VIEW_ANSWER,
     "auto_filters": True,
-    "k_answer": 5,
+    "k_answer": 10,
     "k_search": 10,
     "search_mode": "hybrid",
     **{f"f_{name}": None for name in FILTERS},

@@ -1,0 +1,139 @@
+"""Answer quality alone, fast: retrieve once per question, then score the extractive answer.
+
+    python -m evaluation.answers --index-dir IDX --gold eval/gold_shared.jsonl [--k 5] [--json]
+
+It prints, per question kind and overall, the share of answerable questions whose answer holds every key
+fact, whose citations hold an evidence item, the abstention accuracy on unanswerable questions and the
+false-abstention rate, next to the ceiling (the key facts anywhere in the passages the answer was built
+from). The engine runs in process, as `councilqa eval` runs it; this runner only skips the retrieval
+metrics, so answer changes can be measured in seconds. `councilqa eval` gives the figures CI gates on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from common.settings import Settings
+from core.answer import ANSWER_K
+from core.compose import Ranked
+from core.engine import Engine
+from core.plan import Plan
+from core.results import Answer, Query
+from evaluation.gold import GoldQuestion, load_gold
+from evaluation.judge import EvidenceJudge, holds_facts
+
+
+@dataclass
+class Case:
+    """One gold question with its retrieval done once."""
+
+    q: GoldQuestion
+    plan: Plan
+    ranked: Ranked
+    judge: EvidenceJudge
+
+
+@dataclass
+class Outcome:
+    """What one answer got right."""
+
+    case: Case
+    answer: Answer
+    facts: bool = False
+    cites: bool = False
+    ceiling: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def collect(engine: Engine, gold: Sequence[GoldQuestion], k: int) -> list[Case]:
+    """Each question planned and retrieved (hybrid, auto filters, the gold filters) once."""
+    doc_text = lru_cache(maxsize=None)(lambda d: engine.document(d).text)
+    cases = []
+    for q in gold:
+        query, plan = engine._prepare(Query(q.question, k=k, filters=q.filters), "question")
+        ranked = [(p, i, s) for i, (p, s) in enumerate(engine.retrieve(plan, k, "hybrid"), start=1)]
+        cases.append(Case(q, plan, ranked, EvidenceJudge(q.evidence, doc_text, item_of=q.item_of)))
+    return cases
+
+
+def judge_answer(case: Case, answer: Answer) -> Outcome:
+    """The answer's key facts, cited evidence and the ceiling of its passages."""
+    out = Outcome(case, answer)
+    if not case.q.answerable:
+        return out
+    out.facts = answer.found and holds_facts(answer.text, case.q.key_facts)
+    out.ceiling = holds_facts(" ".join(p.text for p, _, _ in case.ranked), case.q.key_facts)
+    for c in answer.citations:
+        p = c.passage
+        if case.judge.matches(p.doc_id, p.text, p.char_start, p.char_end):
+            out.cites = True
+    return out
+
+
+def answer_all(engine: Engine, cases: Sequence[Case]) -> list[Outcome]:
+    """Every case answered from its stored ranking."""
+    return [judge_answer(c, engine._answer(c.q.question, c.plan, c.ranked)) for c in cases]
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 3) if flags else None
+
+
+def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Overall and per-kind shares."""
+    def block(rows: Sequence[Outcome]) -> dict[str, Any]:
+        ans = [o for o in rows if o.case.q.answerable]
+        una = [o for o in rows if not o.case.q.answerable]
+        return {"n": len(rows), "key_facts": _share([o.facts for o in ans if o.case.q.key_facts]),
+                "ceiling": _share([o.ceiling for o in ans if o.case.q.key_facts]),
+                "cites_evidence": _share([o.cites for o in ans if o.case.q.evidence]),
+                "abstention": _share([not o.answer.found for o in una]),
+                "false_abstention": _share([not o.answer.found for o in ans])}
+    kinds: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        kinds[o.case.q.kind].append(o)
+    return {"all": block(outcomes), "by_kind": {k: block(v) for k, v in sorted(kinds.items())},
+            "missed": [o.case.q.id for o in outcomes if o.case.q.answerable and o.case.q.key_facts and not o.facts],
+            "false_abstentions": [o.case.q.id for o in outcomes if o.case.q.answerable and not o.answer.found],
+            "answered_unanswerable": [o.case.q.id for o in outcomes
+                                      if not o.case.q.answerable and o.answer.found]}
+
+
+def table(s: dict[str, Any]) -> str:
+    """The summary as a Markdown table."""
+    cols = ("n", "key_facts", "ceiling", "cites_evidence", "abstention", "false_abstention")
+    lines = ["| kind | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in [("all", s["all"]), *s["by_kind"].items()]:
+        lines.append(f"| {name} | " + " | ".join("–" if row[c] is None else str(row[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--index-dir", type=Path, required=True)
+    ap.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"))
+    ap.add_argument("--k", type=int, default=ANSWER_K, help="passages the answer is built from (the /ask default)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="print each missed answer")
+    args = ap.parse_args(argv)
+    engine = Engine.load(Settings(index_dir=args.index_dir, llm_base_url=None))
+    outcomes = answer_all(engine, collect(engine, load_gold(args.gold), args.k))
+    s = summary(outcomes)
+    if args.verbose:
+        for o in outcomes:
+            if o.case.q.answerable and not o.facts:
+                print(f"--- {o.case.q.id} {o.case.q.question!r} facts={o.case.q.key_facts} ceiling={o.ceiling}")
+                print("   ", o.answer.text[:1500])
+    print(json.dumps(s, indent=1) if args.json else table(s) + "\n\nmissed: " + " ".join(s["missed"]))
+    engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The shape of an extractive answer (issue 11): lead line, attributed whole-sentence quotes in document
+order, decisions first when asked, no headings or fragments quoted, spacing repaired only in what is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core import answer as ans
+from core import compose
+from core.query import Mention, Understanding
+from core.scope import out_of_range, unknown_council
+from indexer.models import Passage
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+def _line(doc: str, startswith: str) -> str:
+    text = next(CORPUS.glob(f"{doc}_*.txt")).read_text(encoding="utf-8")
+    return next(line.strip() for line in text.splitlines() if line.strip().startswith(startswith))
+
+
+def test_real_headings_and_links_are_not_sentences() -> None:
+    assert ans.is_heading(_line("002", "Subject:"))  # "Subject: Delivering the Our Manchester Strategy"
+    assert ans.is_heading(_line("001", "CHILDREN'S SOCIAL CARE UPDATE"))
+    assert ans.is_heading("[2025-01-13 Staff Report - Argyle BIA Levy](<https://example.org/x?Id=1>)")
+    assert ans.is_heading("Roundtable Event with Director of Children's Services")
+    assert not ans.is_heading(_line("003", "is a reduction in the contribution"))
+    assert not ans.is_heading("Councillor Parker asked a question regarding the rollout of the service.")
+    assert not ans.is_heading("so we started with a gap of 27 .1 million and savings were identified")
+
+
+def _transcript() -> Passage:
+    text = ("Cllr Jane Francis - 1:37:50\nThank you. If the council reduces its funding, does it mean our "
+            "partners might withdraw as well?\nAlison Hinds - 1:38:06\nThere is a reduction in the contribution "
+            "to the youth zone. I've had that conversation with their chief executive. There isn't a risk of "
+            "others withdrawing.")
+    start = 500
+    turns = [{"start": start + text.index("Thank you"), "speaker": "Cllr Jane Francis", "timestamp": "1:37:50"},
+             {"start": start + text.index("There is a"), "speaker": "Alison Hinds", "timestamp": "1:38:06"}]
+    return Passage(id="t", doc_id="d1", text=text, char_start=start, char_end=start + len(text),
+                   turns=turns, council="City of Wolverhampton Council", committee="Scrutiny Panel",
+                   date="2024-12-04")
+
+
+def _minutes() -> Passage:
+    text = ("The Board considered the waste collection report.\nRESOLVED – That the Board supports the "
+            "fortnightly black bin collection pilot.\nMembers noted the timetable.")
+    return Passage(id="m", doc_id="d2", text=text, char_start=0, char_end=len(text), council="A Council",
+                   committee="Environment Board", date="2025-03-01")
+
+
+def _extraction(passages: list[Passage], picks: list[tuple[int, str]]) -> ans.Extraction:
+    """An extraction whose chosen quotes are the units holding the given texts, scored in the order given."""
+    units = ans.passage_units(passages)
+    chosen = []
+    for rank, (idx, words) in enumerate(picks):
+        u = next(u for u in units if u.passage_index == idx and words in u.text)
+        chosen.append(ans.Chosen(u, 1.0 - rank / 10, 0.5))
+    return ans.Extraction(chosen, True, 0.5, 1.0, 1.0, units)
+
+
+def test_answer_has_a_lead_line_and_attributed_quotes_in_document_order() -> None:
+    t = _transcript()
+    ranked = [(t, 1, 0.9)]
+    ex = _extraction([t], [(0, "There isn't a risk"), (0, "There is a reduction")])  # best quote is the later one
+    text, cites = compose.extractive(ex, ranked)
+    lines = text.split("\n")
+    assert lines[0] == "From City of Wolverhampton Council: Scrutiny Panel, 4 December 2024 [1]."
+    assert lines[1:] == ['Alison Hinds, 1:38:06: "There is a reduction in the contribution to the youth zone." [1]',
+                         "Alison Hinds, 1:38:06: \"There isn't a risk of others withdrawing.\" [1]"]
+    c = cites[0]
+    assert c.best.text == "There isn't a risk of others withdrawing."  # the best quote, still the citation's lead
+    assert all(t.text[q.start - t.char_start:q.end - t.char_start] == q.text for q in c.quotes)
+
+
+def test_decisions_lead_when_the_question_asks_what_was_decided() -> None:
+    t, m = _transcript(), _minutes()
+    ranked = [(t, 1, 0.9), (m, 2, 0.8)]
+    ex = _extraction([t, m], [(0, "There is a reduction"), (1, "RESOLVED")])
+    assert ans.asks_decision("What did the board decide about bin collections?")
+    text, cites = compose.extractive(ex, ranked, decisions_first=True)
+    assert [c.passage.id for c in cites] == ["m", "t"]
+    assert text.split("\n")[1].startswith('"RESOLVED – That the Board supports') and text.split("\n")[1].endswith("[1]")
+    _, plain = compose.extractive(ex, ranked)
+    assert [c.passage.id for c in plain] == ["t", "m"]
+
+
+def test_fragments_and_headings_are_never_picked() -> None:
+    t = _transcript()
+    units = ans.passage_units([t])
+    ok = ans.quotable(units, [t])
+    assert [u.text for u, q in zip(units, ok, strict=True) if not q] == []
+    cut = Passage(id="c", doc_id="d3", text="funding, does it mean our partners might withdraw?\nThe Chair "
+                  "thanked officers for the report.\nSubject: Youth Provision in Schools", char_start=0, char_end=101)
+    units = ans.passage_units([cut])
+    kept = [u.text for u, q in zip(units, ans.quotable(units, [cut]), strict=True) if q]
+    assert kept == ["The Chair thanked officers for the report."]
+    scores = np.array([0.9, 0.5, 0.8], dtype=np.float32)[:len(units)]
+    vecs = np.eye(len(units), dtype=np.float32)
+    assert ans.pick(scores, vecs, units, ans.quotable(units, [cut]), ans.AnswerConfig()) == [1]
+
+
+def test_spacing_artefacts_are_repaired_only_in_what_is_shown() -> None:
+    assert compose.readable("a gap of 11 .2 million") == "a gap of 11.2 million"
+    assert compose.readable("post -16 transport for 25 -26") == "post-16 transport for 25-26"
+    assert compose.readable("in theSwiss programme\n and Wow24 pages") == "in the Swiss programme and Wow 24 pages"
+    assert compose.readable("Cllr McNeil met iPhone users") == "Cllr McNeil met iPhone users"
+
+
+def test_a_council_or_year_not_indexed_is_named() -> None:
+    councils = ["City of London (Ontario) City Council", "Stoke Ferry Parish Council"]
+    none = Understanding()
+    assert unknown_council("What did Leeds City Council decide about bins?", none, councils) == "Leeds City Council"
+    assert unknown_council("What did Stoke Ferry Parish Council decide?", none, councils) is None
+    london = Understanding([Mention("council", [councils[0]], (9, 20), True)])
+    assert unknown_council("What did London council say?", london, councils) is None
+    y2031 = Understanding([Mention("date", ["2031-01-01", "2031-12-31"], (0, 7), True)])
+    assert out_of_range(y2031, "2000-11-16", "2025-07-17", "nothing about it") == "2031"
+    assert out_of_range(y2031, "2000-11-16", "2025-07-17", "the plan to 2031") is None
