@@ -20,10 +20,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from common.settings import Settings
+from core import answer as ans
 from core.answer import ANSWER_K
 from core.compose import Ranked
 from core.engine import Engine
+from core.features import FEATURES, unit_features
 from core.plan import Plan
 from core.results import Answer, Query
 from evaluation.gold import GoldQuestion, load_gold
@@ -82,6 +86,34 @@ def answer_all(engine: Engine, cases: Sequence[Case]) -> list[Outcome]:
     return [judge_answer(c, engine._answer(c.q.question, c.plan, c.ranked)) for c in cases]
 
 
+def fit_weights(engine: Engine, cases: Sequence[Case]) -> dict[str, float]:
+    """Refit `core.features.WEIGHTS`: a logistic regression (scikit-learn, balanced classes) predicting
+    "this unit holds a key fact" from the units' features, its coefficients divided by the cosine's."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys = [], []
+    for c in cases:
+        if not (c.q.answerable and c.q.key_facts and c.ranked):
+            continue
+        passages = [p for p, _, _ in c.ranked]
+        named = [c.q.question[s:e] for s, e in c.plan.understanding.spans_for(("council", "speaker", "date"))]
+        terms = ans.keywords(c.q.question, named)
+        units = ans.passage_units(passages)
+        labels = [any(holds_facts(u.text, [f]) for f in c.q.key_facts) for u in units]
+        if not any(labels):
+            continue
+        vecs = engine.encode_units([u.text for u in units])
+        numbers = np.array([bool(ans._HAS_NUMBER.search(u.text)) for u in units], dtype=np.float32) * \
+            float(ans.asks_for_number(c.q.question))
+        xs.append(unit_features(vecs @ engine.encode_query(c.q.question), ans.terms_of([u.text for u in units]),
+                                terms, [u.text for u in units], [u.passage_index for u in units],
+                                [s for _, _, s in c.ranked], numbers))
+        ys.extend(labels)
+    model = LogisticRegression(max_iter=2000, class_weight="balanced").fit(np.vstack(xs), ys)
+    coef = model.coef_[0]
+    return {name: round(float(w / coef[0]), 2) for name, w in zip(FEATURES, coef, strict=True)}
+
+
 def _share(flags: Sequence[bool]) -> float | None:
     return round(sum(flags) / len(flags), 3) if flags else None
 
@@ -122,9 +154,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--k", type=int, default=ANSWER_K, help="passages the answer is built from (the /ask default)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print each missed answer")
+    ap.add_argument("--fit", action="store_true", help="refit the unit-score weights (core.features) and print them")
     args = ap.parse_args(argv)
     engine = Engine.load(Settings(index_dir=args.index_dir, llm_base_url=None))
-    outcomes = answer_all(engine, collect(engine, load_gold(args.gold), args.k))
+    cases = collect(engine, load_gold(args.gold), args.k)
+    if args.fit:
+        print(json.dumps(fit_weights(engine, cases)))
+        return
+    outcomes = answer_all(engine, cases)
     s = summary(outcomes)
     if args.verbose:
         for o in outcomes:
