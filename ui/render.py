@@ -10,11 +10,12 @@ import csv
 import html
 import io
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from common import fields
+from common.dates import long_date
 from common.fields import CITATION_FIELDS
 from common.language import STOPWORDS  # the words never highlighted (generic English)
 
@@ -29,15 +30,7 @@ _CITE = re.compile(r"\[(\d+)\]")
 # ---------------------------------------------------------------- small formatting helpers
 
 
-def format_date(value: str | None) -> str:
-    """'2024-11-27' -> '27 November 2024'; anything unparseable is returned as given."""
-    if not value:
-        return ""
-    try:
-        d = date.fromisoformat(value[:10])
-    except ValueError:
-        return value
-    return f"{d.day} {d.strftime('%B %Y')}"
+format_date = long_date  # '2024-11-27' -> '27 November 2024' (common.dates)
 
 
 def md_escape(text: str) -> str:
