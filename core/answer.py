@@ -31,6 +31,7 @@ from core.features import WEIGHTS, unit_features, weight_vector
 from indexer.models import Passage
 from indexer.sparse import tokenize
 from indexer.units import (  # noqa: F401 - split_units and turn_labels are part of this module's interface
+    is_break_line,
     split_blocks,
     split_units,
     turn_labels,
@@ -184,20 +185,22 @@ def extract(
 
 def pick(scores: np.ndarray, vecs: np.ndarray, units: Sequence[Unit], allowed: np.ndarray,
          cfg: AnswerConfig) -> list[int]:
-    """The best units in score order: quotable ones only, no near-repeats, within the source limits."""
+    """The best units in score order: quotable ones only, no near-repeats, within the source limits (a unit
+    next to or one apart from a chosen unit of its passage joins that quote rather than counting as one)."""
     chosen: list[int] = []
-    per_source: dict[int, int] = {}
+    per_source: dict[int, int] = {}  # quotes (runs of neighbouring units) per passage
     for i in np.argsort(-scores, kind="stable"):
         if len(chosen) >= cfg.max_quotes:
             break
         src = units[i].passage_index
-        if not allowed[i] or per_source.get(src, 0) >= cfg.max_per_source or \
+        joins = any(units[j].passage_index == src and abs(j - i) <= 2 for j in chosen)  # one quote with a chosen one
+        if not allowed[i] or (not joins and per_source.get(src, 0) >= cfg.max_per_source) or \
                 (src not in per_source and len(per_source) >= cfg.max_sources):
             continue
         if chosen and float(np.max(vecs[chosen] @ vecs[i])) > cfg.near_repeat:
             continue
         chosen.append(int(i))
-        per_source[src] = per_source.get(src, 0) + 1
+        per_source[src] = per_source.get(src, 0) + (not joins)
     return chosen
 
 
@@ -232,6 +235,34 @@ def _same_block(a: Unit, b: Unit) -> bool:
 def _continues(a: Unit, b: Unit) -> bool:
     """Whether `b` reads on from `a`: the same block, or a lead-in ending in ":" and the list after it."""
     return _same_block(a, b) or (a.passage_index == b.passage_index and a.text.rstrip().endswith(":"))
+
+
+MAX_LEAD_IN = 400  # characters looked back for the start of a sentence a chunk boundary cut
+
+
+def starts_mid_sentence(text: str) -> bool:
+    """Whether a passage opens inside a sentence: its first word is in lower case in cased text."""
+    head = text.lstrip()
+    return head[:1].islower() and _cased(m.group(0) for m in re.finditer(r"(?<=[.!?]\s)\S+|^\S+", text, re.M))
+
+
+def lead_in(before: str) -> str:
+    """The end of `before` from the start of its last sentence: what a chunk boundary cut off the
+    sentence that continues after it. A sentence starts after a sentence end or after a blank, speaker
+    or agenda line; '' when none lies within `before` (no safe place to start the quote)."""
+    start = -1
+    for m in _SENTENCE_END_BEFORE.finditer(before):
+        start = m.end()
+    offset = 0
+    for line in before.split("\n")[:-1]:  # the last piece runs on into the passage: not a whole line
+        end = offset + len(line)
+        if is_break_line(line) and end + 1 > start:
+            start = end + 1
+        offset = end + 1
+    return before[start:] if 0 <= start <= len(before) else ""
+
+
+_SENTENCE_END_BEFORE = re.compile(r"[.!?][\"'”’)]*\s+")
 
 
 def keyword_coverage(question_terms: set[str], passages: Sequence[Passage]) -> float:

@@ -299,13 +299,15 @@ class Engine:
         return replace(self._answer(q.text, plan, ranked), took_ms=_ms(started))
 
     def extraction(self, question: str, plan: Plan, passages: list[Passage],
-                   config: ans.AnswerConfig | None = None, scores: Sequence[float] | None = None) -> ans.Extraction:
-        """The sentences chosen from `passages` for the question, and the evidence score."""
+                   config: ans.AnswerConfig | None = None, scores: Sequence[float] | None = None,
+                   vectors_of: Sequence[Passage] | None = None) -> ans.Extraction:
+        """The sentences chosen from `passages` for the question, and the evidence score. The build's
+        sentence vectors are looked up by sentence text in `vectors_of` (default: `passages`)."""
         named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
         terms = ans.keywords(question, named)
         if not passages:
             return ans.Extraction()
-        stored = self._stored_units(passages)
+        stored = self._stored_units(vectors_of or passages)
 
         def encode(texts: list[str]) -> np.ndarray:
             missing = [t for t in texts if t not in stored]
@@ -326,11 +328,25 @@ class Engine:
                 out.update((p.text[s:e], v) for (s, e), v in sentences.of_row(p.row).items())
         return out
 
+    def _whole_first_sentence(self, p: Passage) -> Passage:
+        """The passage, or, where a chunk boundary cut its first sentence, a copy that starts where that
+        sentence starts in the document (so it can be quoted whole; offsets stay exact)."""
+        if not ans.starts_mid_sentence(p.text):
+            return p
+        start = max(0, p.char_start - ans.MAX_LEAD_IN)
+        lead = ans.lead_in(self._store().text_span(p.doc_id, start, p.char_start))
+        if not lead:
+            return p
+        return Passage(**{**p.to_dict(), "text": lead + p.text, "char_start": p.char_start - len(lead)})
+
     def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
         note = scope_note(question, plan.understanding, self._facets, " ".join(p.text for p, _, _ in ranked))
         if note:
             return Answer(question, f"{ans.NOT_FOUND} {note}", [], "extractive", False, 0.0, plan.applied)
-        ex = self.extraction(question, plan, [p for p, _, _ in ranked], scores=[s for _, _, s in ranked])
+        found = [p for p, _, _ in ranked]
+        ranked = [(self._whole_first_sentence(p), r, s) for p, r, s in ranked]
+        ex = self.extraction(question, plan, [p for p, _, _ in ranked], scores=[s for _, _, s in ranked],
+                             vectors_of=found)
         if not ex.found:
             return Answer(question, ans.NOT_FOUND, [], "extractive", False, ex.evidence, plan.applied)
         text, citations = compose.extractive(ex, ranked, asks_decision(question))

@@ -245,6 +245,13 @@ class PassageStore:
         return DocumentMeta.from_dict(json.loads(r[0])), r[1]
 
     @_locked
+    def text_span(self, doc_id: str, start: int, end: int) -> str:
+        """Characters start..end of a document's cleaned text ('' for an unknown document), read in SQL."""
+        r = self._db.execute("SELECT substr(text, ?, ?) FROM documents WHERE doc_id = ?",
+                             (start + 1, max(0, end - start), doc_id)).fetchone()
+        return r[0] if r and r[0] else ""
+
+    @_locked
     def document_hashes(self) -> dict[str, str]:
         """Document id -> content hash, for every stored document."""
         return {d: h for d, h in self._db.execute("SELECT doc_id, content_hash FROM documents")}

@@ -23,6 +23,11 @@ MAX_UNIT_CHARS = 320
 MIN_UNIT_WORDS = 4
 
 
+def is_break_line(line: str) -> bool:
+    """A line that no sentence runs across: blank, a lone dash, "speaker - h:mm:ss", "Agenda item", a heading."""
+    return bool(_BREAK_LINE.match(line))
+
+
 def _lines(text: str) -> list[tuple[int, int]]:
     out, pos = [], 0
     for raw in text.split("\n"):

@@ -119,3 +119,14 @@ def test_a_council_or_year_not_indexed_is_named() -> None:
     y2031 = Understanding([Mention("date", ["2031-01-01", "2031-12-31"], (0, 7), True)])
     assert out_of_range(y2031, "2000-11-16", "2025-07-17", "nothing about it") == "2031"
     assert out_of_range(y2031, "2000-11-16", "2025-07-17", "the plan to 2031") is None
+
+
+def test_a_sentence_cut_by_a_chunk_boundary_is_taken_back_to_its_start() -> None:
+    assert ans.starts_mid_sentence("is a reduction in the contribution to the youth zone.\nThat is going to be over "
+                                   "a couple of years. It is not immediate.")
+    assert not ans.starts_mid_sentence("so we started with a gap and went on without capitals")  # captions
+    assert ans.lead_in("that therapeutic support.\nAnd the second item that was approved\n") == \
+        "And the second item that was approved\n"
+    assert ans.lead_in("Alison Hinds - 1:08:09\nand the item\n") == "and the item\n"  # never past a speaker label
+    assert ans.lead_in("support.\n\n") == ""  # the passage opens a paragraph: nothing to take back
+    assert ans.lead_in("a run with no sentence start in reach\n") == ""
