@@ -226,3 +226,7 @@ def is_common_phrase(phrase: str, prose: frozenset[str], *, every: bool = False)
         return False
     hits = [w in prose for w in words]
     return all(hits) if every else any(hits)
+
+# Labels that open a field of a report's cover sheet rather than a sentence ("Subject: ...", "Purpose: ...");
+# answers never quote a line that starts with one followed by a colon.
+FIELD_LABELS: tuple[str, ...] = ("Subject", "Title", "Report of", "Report to", "Purpose")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.language import NUMBER_WORDS, QUESTION_WORDS
+from common.language import FIELD_LABELS, NUMBER_WORDS, QUESTION_WORDS
 from core.features import WEIGHTS, unit_features, weight_vector
 from indexer.models import Passage
 from indexer.sparse import tokenize
@@ -98,6 +98,7 @@ class Extraction:
     coverage: float = 0.0
     evidence: float = 0.0
     units: list[Unit] = field(default_factory=list)
+    features: np.ndarray | None = None  # units x core.features.FEATURES, what the scores were made from
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -178,9 +179,11 @@ def extract(
     confidence = float(cos.max())
     evidence = confidence + cfg.coverage_weight * coverage
     if evidence < cfg.abstain_below:
-        return Extraction(found=False, confidence=confidence, coverage=coverage, evidence=evidence, units=units)
+        return Extraction(found=False, confidence=confidence, coverage=coverage, evidence=evidence, units=units,
+                          features=feats)
     picked = pick(scores, vecs, units, quotable(units, passages), cfg)
-    return Extraction(_join(units, picked, scores, cos, cfg), bool(picked), confidence, coverage, evidence, units)
+    return Extraction(_join(units, picked, scores, cos, cfg), bool(picked), confidence, coverage, evidence, units,
+                      feats)
 
 
 def pick(scores: np.ndarray, vecs: np.ndarray, units: Sequence[Unit], allowed: np.ndarray,
@@ -276,6 +279,7 @@ def keyword_coverage(question_terms: set[str], passages: Sequence[Passage]) -> f
 
 
 _LABEL = re.compile(r"^[^\w\n]*[A-Z][A-Z0-9 &/,()'’-]{1,40}:")
+_FIELD_LABEL = re.compile(r"^[^\w\n]*(?:" + "|".join(map(re.escape, FIELD_LABELS)) + r")\b[^.:]{0,3}:")
 _LINK = re.compile(r"^[^\w\n]*\[[^\]]*\]\(")  # a Markdown link line: "[2025-01-13 Staff Report](<https://...>)"
 _CLOSERS = ".!?\"'”’)"
 
@@ -288,7 +292,7 @@ def is_heading(text: str) -> bool:
         return True
     if _LINK.match(text):
         return True
-    if _LABEL.match(text) or re.match(r"^[^\w\n]*(Subject|Title|Report of|Report to|Purpose)\b[^.:]{0,3}:", text):
+    if _LABEL.match(text) or _FIELD_LABEL.match(text):
         return True
     words = [w for w in text.split() if len(w) > 3]
     if text.rstrip()[-1:] not in _CLOSERS and len(text.split()) < 14 and words:

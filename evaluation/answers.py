@@ -27,7 +27,7 @@ from core import answer as ans
 from core.answer import ANSWER_K
 from core.compose import Ranked
 from core.engine import Engine
-from core.features import FEATURES, unit_features
+from core.features import FEATURES
 from core.plan import Plan
 from core.results import Answer, Query
 from evaluation.gold import GoldQuestion, load_gold
@@ -92,23 +92,16 @@ def fit_weights(engine: Engine, cases: Sequence[Case]) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
 
     xs, ys = [], []
+    every_unit = ans.AnswerConfig(abstain_below=-np.inf)
     for c in cases:
         if not (c.q.answerable and c.q.key_facts and c.ranked):
             continue
-        passages = [p for p, _, _ in c.ranked]
-        named = [c.q.question[s:e] for s, e in c.plan.understanding.spans_for(("council", "speaker", "date"))]
-        terms = ans.keywords(c.q.question, named)
-        units = ans.passage_units(passages)
-        labels = [any(holds_facts(u.text, [f]) for f in c.q.key_facts) for u in units]
-        if not any(labels):
-            continue
-        vecs = engine.encode_units([u.text for u in units])
-        numbers = np.array([bool(ans._HAS_NUMBER.search(u.text)) for u in units], dtype=np.float32) * \
-            float(ans.asks_for_number(c.q.question))
-        xs.append(unit_features(vecs @ engine.encode_query(c.q.question), ans.terms_of([u.text for u in units]),
-                                terms, [u.text for u in units], [u.passage_index for u in units],
-                                [s for _, _, s in c.ranked], numbers))
-        ys.extend(labels)
+        ex = engine.extraction(c.q.question, c.plan, [p for p, _, _ in c.ranked], every_unit,
+                               [s for _, _, s in c.ranked])
+        labels = [any(holds_facts(u.text, [f]) for f in c.q.key_facts) for u in ex.units]
+        if ex.features is not None and any(labels):
+            xs.append(ex.features)
+            ys.extend(labels)
     model = LogisticRegression(max_iter=2000, class_weight="balanced").fit(np.vstack(xs), ys)
     coef = model.coef_[0]
     return {name: round(float(w / coef[0]), 2) for name, w in zip(FEATURES, coef, strict=True)}
