@@ -181,9 +181,10 @@ def extract(
     if evidence < cfg.abstain_below:
         return Extraction(found=False, confidence=confidence, coverage=coverage, evidence=evidence, units=units,
                           features=feats)
-    picked = pick(scores, vecs, units, quotable(units, passages), cfg)
-    return Extraction(_join(units, picked, scores, cos, cfg), bool(picked), confidence, coverage, evidence, units,
-                      feats)
+    allowed = quotable(units, passages)
+    picked = pick(scores, vecs, units, allowed, cfg)
+    chosen = _join(units, picked, scores, cos, allowed, cfg)
+    return Extraction(chosen, bool(picked), confidence, coverage, evidence, units, feats)
 
 
 def pick(scores: np.ndarray, vecs: np.ndarray, units: Sequence[Unit], allowed: np.ndarray,
@@ -207,14 +208,14 @@ def pick(scores: np.ndarray, vecs: np.ndarray, units: Sequence[Unit], allowed: n
     return chosen
 
 
-def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndarray,
+def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndarray, allowed: np.ndarray,
           cfg: AnswerConfig) -> list[Chosen]:
-    """Quotes from the picked units, best first: each takes in the unit after it in its block (within
-    `max_quote_chars`), and picked units that meet or overlap in one block become one quote."""
+    """Quotes from the picked units, best first: each takes in the quotable unit after it in its block
+    (within `max_quote_chars`), and picked units that meet or overlap in one block become one quote."""
     covered: set[int] = set()
     for i in picked:
         last = i
-        if cfg.extend_next and i + 1 < len(units) and _continues(units[i], units[i + 1]) and \
+        if cfg.extend_next and i + 1 < len(units) and allowed[i + 1] and _continues(units[i], units[i + 1]) and \
                 units[i + 1].end - units[i].start <= cfg.max_quote_chars:
             last = i + 1
         covered.update(range(i, last + 1))
@@ -240,13 +241,12 @@ def _continues(a: Unit, b: Unit) -> bool:
     return _same_block(a, b) or (a.passage_index == b.passage_index and a.text.rstrip().endswith(":"))
 
 
-MAX_LEAD_IN = 400  # characters looked back for the start of a sentence a chunk boundary cut
+MAX_LEAD_IN = 400  # characters looked back (or on) for the start (or end) of a sentence a chunk boundary cut
 
 
 def starts_mid_sentence(text: str) -> bool:
     """Whether a passage opens inside a sentence: its first word is in lower case in cased text."""
-    head = text.lstrip()
-    return head[:1].islower() and _cased(m.group(0) for m in re.finditer(r"(?<=[.!?]\s)\S+|^\S+", text, re.M))
+    return text.lstrip()[:1].islower() and starts_cased(text)
 
 
 def lead_in(before: str) -> str:
@@ -265,6 +265,32 @@ def lead_in(before: str) -> str:
     return before[start:] if 0 <= start <= len(before) else ""
 
 
+def ends_mid_sentence(text: str) -> bool:
+    """Whether a passage of cased, punctuated text stops inside a sentence (no closing punctuation)."""
+    tail = text.rstrip()
+    return bool(tail) and tail[-1] not in _CLOSERS and bool(_SENTENCE_END_BEFORE.search(text)) and starts_cased(text)
+
+
+def starts_cased(text: str) -> bool:
+    """Whether most sentences of the text open with a capital (not machine captions)."""
+    return _cased(m.group(0) for m in re.finditer(r"(?<=[.!?]\s)\S+|^\S+", text, re.M))
+
+
+def run_on(after: str) -> str:
+    """The start of `after` up to the end of its first sentence: what a chunk boundary cut off the
+    sentence a passage ends in; '' when no sentence end comes before a blank, speaker or agenda line."""
+    offset = 0
+    for n, line in enumerate(after.split("\n")):
+        if n and is_break_line(line):  # the first piece runs on from the passage's last line
+            return ""
+        m = _SENTENCE_CLOSE.search(line)
+        if m:
+            return after[:offset + m.end()]
+        offset += len(line) + 1
+    return ""
+
+
+_SENTENCE_CLOSE = re.compile(r"[.!?][\"'”’)]*(?=\s|$)")
 _SENTENCE_END_BEFORE = re.compile(r"[.!?][\"'”’)]*\s+")
 
 
@@ -302,15 +328,24 @@ def is_heading(text: str) -> bool:
 
 def quotable(units: Sequence[Unit], passages: Sequence[Passage]) -> np.ndarray:
     """Which units may be quoted: no headings or link lines, and no unit cut mid-sentence in cased text
-    (it starts in lower case). Uncased text (machine captions) keeps its lower-case units."""
+    (it starts in lower case). Uncased text (machine captions) keeps its lower-case units. The engine
+    first gives a passage that a chunk boundary cut mid-sentence the rest of that sentence."""
     cased = {i: _cased(u.text for u in units if u.passage_index == i) for i in {u.passage_index for u in units}}
-    return np.array([not is_heading(u.text) and not (cased[u.passage_index] and u.text[:1].islower())
+    return np.array([not is_heading(u.text) and not (cased[u.passage_index] and _fragment(u.text))
                      for u in units], dtype=bool)
+
+
+_LIST_MARKER = re.compile(r"^\(?(?:[a-z]|[ivx]{1,4})[.)]\s")  # "a) the Civic Administration ...", "(ii) ..."
+
+
+def _fragment(text: str) -> bool:
+    """A unit that opens in lower case, other than a lettered list point."""
+    return text[:1].islower() and not _LIST_MARKER.match(text)
 
 
 def _cased(texts: Iterable[str]) -> bool:
     """Whether most units of a passage open with a capital: cased prose, not machine captions."""
-    starts = [t[:1].isupper() for t in texts if t[:1].isalpha()]
+    starts = [t[:1].isupper() for t in texts if t[:1].isalpha() and not _LIST_MARKER.match(t)]
     return bool(starts) and 2 * sum(starts) >= len(starts)
 
 

@@ -328,23 +328,26 @@ class Engine:
                 out.update((p.text[s:e], v) for (s, e), v in sentences.of_row(p.row).items())
         return out
 
-    def _whole_first_sentence(self, p: Passage) -> Passage:
-        """The passage, or, where a chunk boundary cut its first sentence, a copy that starts where that
-        sentence starts in the document (so it can be quoted whole; offsets stay exact)."""
-        if not ans.starts_mid_sentence(p.text):
+    def _whole_sentences(self, p: Passage) -> Passage:
+        """The passage, or, where a chunk boundary cut its first or last sentence, a copy that runs from
+        that sentence's start to its end in the document (so it can be quoted whole; offsets stay exact)."""
+        lead = tail = ""
+        reach, store = ans.MAX_LEAD_IN, self._store()
+        if ans.starts_mid_sentence(p.text):
+            lead = ans.lead_in(store.text_span(p.doc_id, max(0, p.char_start - reach), p.char_start))
+        if ans.ends_mid_sentence(p.text):
+            tail = ans.run_on(store.text_span(p.doc_id, p.char_end, p.char_end + reach))
+        if not lead and not tail:
             return p
-        start = max(0, p.char_start - ans.MAX_LEAD_IN)
-        lead = ans.lead_in(self._store().text_span(p.doc_id, start, p.char_start))
-        if not lead:
-            return p
-        return Passage(**{**p.to_dict(), "text": lead + p.text, "char_start": p.char_start - len(lead)})
+        return Passage(**{**p.to_dict(), "text": lead + p.text + tail, "char_start": p.char_start - len(lead),
+                          "char_end": p.char_end + len(tail)})
 
     def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
         note = scope_note(question, plan.understanding, self._facets, " ".join(p.text for p, _, _ in ranked))
         if note:
             return Answer(question, f"{ans.NOT_FOUND} {note}", [], "extractive", False, 0.0, plan.applied)
         found = [p for p, _, _ in ranked]
-        ranked = [(self._whole_first_sentence(p), r, s) for p, r, s in ranked]
+        ranked = [(self._whole_sentences(p), r, s) for p, r, s in ranked]
         ex = self.extraction(question, plan, [p for p, _, _ in ranked], scores=[s for _, _, s in ranked],
                              vectors_of=found)
         if not ex.found:

@@ -130,3 +130,21 @@ def test_a_sentence_cut_by_a_chunk_boundary_is_taken_back_to_its_start() -> None
     assert ans.lead_in("Alison Hinds - 1:08:09\nand the item\n") == "and the item\n"  # never past a speaker label
     assert ans.lead_in("support.\n\n") == ""  # the passage opens a paragraph: nothing to take back
     assert ans.lead_in("a run with no sentence start in reach\n") == ""
+
+
+def test_a_sentence_a_chunk_boundary_ends_inside_is_taken_on_to_its_end() -> None:
+    assert ans.ends_mid_sentence("It was said. And that total that we are working")
+    assert not ans.ends_mid_sentence("It was said. And that was all.")
+    assert ans.run_on(" we are working\ntowards is 5 million. And more") == " we are working\ntowards is 5 million."
+    assert ans.run_on("\nAlison Hinds - 1:00:00\nNext one.") == ""  # never past a speaker label
+    assert ans.run_on(" and on and on") == ""
+
+
+def test_lettered_list_points_are_not_fragments() -> None:
+    text = ("That the following actions be taken:\n\na) the Civic Administration BE DIRECTED to assist with the "
+            "relocation of those living unhoused in the park, in compliance with encampment protocols;\n\n"
+            "but this line was cut from its sentence and runs on.")
+    p = Passage(id="l", doc_id="d4", text=text, char_start=0, char_end=len(text))
+    units = ans.passage_units([p])
+    kept = [u.text[:12] for u, ok in zip(units, ans.quotable(units, [p]), strict=True) if ok]
+    assert kept == ["That the fol", "a) the Civic"]
