@@ -273,7 +273,7 @@ def ends_mid_sentence(text: str) -> bool:
 
 def starts_cased(text: str) -> bool:
     """Whether most sentences of the text open with a capital (not machine captions)."""
-    return _cased(m.group(0) for m in re.finditer(r"(?<=[.!?]\s)\S+|^\S+", text, re.M))
+    return _cased(m.group(0) for m in re.finditer(r"(?<=[.!?]\s)\S+|^\S+", text))  # sentence starts, not line starts
 
 
 def run_on(after: str) -> str:

@@ -148,3 +148,10 @@ def test_lettered_list_points_are_not_fragments() -> None:
     units = ans.passage_units([p])
     kept = [u.text[:12] for u, ok in zip(units, ans.quotable(units, [p]), strict=True) if ok]
     assert kept == ["That the fol", "a) the Civic"]
+
+
+def test_the_page_shows_each_answer_line_on_its_own_with_marker_runs_in_bold() -> None:
+    from ui.render import answer_markdown
+
+    shown = answer_markdown('From A Council: Board, 1 May 2025 [1][2].\n"It was $5." [1]\n"Agreed." [2]')
+    assert shown == 'From A Council: Board, 1 May 2025 **[1][2]**.  \n"It was \\$5." **[1]**  \n"Agreed." **[2]**'

@@ -25,6 +25,7 @@ CSV_COLUMNS = ["rank", "score", *(f.cite_as for f in CITATION_FIELDS), "document
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _CITE = re.compile(r"\[(\d+)\]")
+_CITES = re.compile(r"(?:\[\d+\])+")  # "[1]" or a run "[1][2][3]"
 
 
 # ---------------------------------------------------------------- small formatting helpers
@@ -203,9 +204,11 @@ def passage_html(text: str, question: str, quote: str | list[tuple[int, int]] | 
 
 
 def answer_markdown(answer: str) -> str:
-    """The answer for st.markdown: literal $ kept literal, [n] markers in bold."""
+    """The answer for st.markdown: literal $ kept literal, runs of [n] markers in bold, each line of the
+    answer (its lead line, each quote) a line of its own."""
     safe = answer.replace("\\", "\\\\").replace("$", "\\$")
-    return _CITE.sub(r"**[\1]**", safe)
+    bold = _CITES.sub(lambda m: f"**{m.group(0)}**", safe)
+    return "  \n".join(bold.split("\n"))
 
 
 def document_html(text: str, start: int | None, end: int | None, window: int | None = 2500) -> tuple[str, bool]:
