@@ -118,10 +118,11 @@ class InProcessBackend:
 
     def ask(self, question: str, filters: dict[str, Any] | None = None) -> AskResult:
         """The answer, with each citation's passage offsets and best quote."""
+        from core.answer import ANSWER_K
         from core.results import Query
 
         self.engine.clear_query_cache()
-        got = self.engine.ask(Query(question, 5, "hybrid", filters or {}, True))
+        got = self.engine.ask(Query(question, ANSWER_K, "hybrid", filters or {}, True))  # the /ask default
         cits = [AskCitation(c.passage.doc_id, c.passage.char_start, c.passage.char_end, c.best.text, c.passage.text,
                             c.best.start, c.best.end) for c in got.citations]
         return AskResult(got.text, got.found, cits)
