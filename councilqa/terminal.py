@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from common.settings import Settings
+from core.answer import ANSWER_K
 from core.engine import CoreError, Engine, IndexLoadError
 from core.results import Query
 
@@ -52,7 +53,7 @@ def ask(settings: Settings, question: str, *, filters: dict[str, Any] | None = N
         as_json: bool = False) -> None:
     """Print a cited answer (or the API's JSON)."""
     engine = load_engine(settings)
-    data = _run(engine.ask, Query(question, 5, "hybrid", filters or {}, auto_filters))
+    data = _run(engine.ask, Query(question, ANSWER_K, "hybrid", filters or {}, auto_filters))
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render_answer(data))
 
 
@@ -96,7 +97,10 @@ def render_answer(data: dict[str, Any]) -> str:
     """An answer (the API's JSON shape) as terminal text."""
     lines = [f"Question: {data['question']}", _filters_line(data), "", data["answer"], ""]
     for c in data["citations"]:
-        lines += [f"[{c['n']}] {cite_line(c)}", f"    \"{_snippet(c['quote'], 300)}\""]
+        lines.append(f"[{c['n']}] {cite_line(c)}")
+        for q in c.get("quotes") or [{"text": c["quote"]}]:
+            said = ", ".join(b for b in (q.get("speaker"), q.get("timestamp")) if b)
+            lines.append(f"    {said + ': ' if said else ''}\"{' '.join(q['text'].split())}\"")
     if data.get("llm_error"):
         lines.append(f"(language model not used: {data['llm_error']})")
     return "\n".join(lines).rstrip()

@@ -43,6 +43,18 @@ def test_ask_prints_the_answer(patched: Settings, capsys: pytest.CaptureFixture[
     assert "[1]" in out and "35 foster carers" in out
 
 
+def test_ask_prints_every_cited_quote_whole() -> None:
+    long = "word " * 120 + "end."
+    quotes = [{"text": "First\nquote.", "speaker": "Alison Hinds", "timestamp": "1:08:09"},
+              {"text": long, "speaker": None, "timestamp": None}]
+    data = {"question": "q", "filters_applied": {}, "auto_filters": {}, "answer": "A [1]",
+            "citations": [{"n": 1, "council": "C", "quote": "First\nquote.", "quotes": quotes,
+                           "char_start": 0, "char_end": 9, "document_id": "d"}]}  # fmt: skip
+    out = commands.render_answer(data).splitlines()
+    assert out[-3:] == ["[1] C | chars 0-9 | doc d", '    Alison Hinds, 1:08:09: "First quote."',
+                        f'    "{long.strip()}"']  # fmt: skip
+
+
 def test_bad_input_exits_2(patched: Settings) -> None:
     import typer
 

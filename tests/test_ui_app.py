@@ -17,7 +17,7 @@ sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "tests")) if p not in sys.path
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from ui_fakes import PANEL, QUOTE, WOLVES, FakeApi, free_port, serve_fake_api  # noqa: E402
 
-from ui import render  # noqa: E402
+from ui import briefing, render  # noqa: E402
 from ui.launch import streamlit_command  # noqa: E402
 
 APP = str(ROOT / "ui" / "app.py")
@@ -84,7 +84,7 @@ def test_answer_with_numbered_citations(app: AppTest, fake: FakeApi) -> None:
     assert '<span class="cqa-quote">the council&#x27;s revenue contribution' in passage
     assert "<mark>what</mark>" not in passage  # stopwords stay plain
     labels = [d.label for d in app.download_button]
-    assert labels == ["Download briefing note (Markdown)", "Download sources (CSV)"]
+    assert labels == ["Download briefing note (Word)", "Download briefing note (Markdown)", "Download sources (CSV)"]
     assert app.text_input(key="question").value == QUESTION
 
 
@@ -166,7 +166,7 @@ def test_document_view_highlights_the_cited_span(app: AppTest) -> None:
     button(app, "← Back to results").click()
     app.run()
     assert "doc" not in app.query_params
-    assert len([d for d in app.download_button]) == 2  # results still there, not re-fetched
+    assert len([d for d in app.download_button]) == 3  # results still there, not re-fetched
 
 
 def test_service_down_is_explained_and_question_kept(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,6 +202,7 @@ def test_no_answer_found(app: AppTest) -> None:
     ask(app, "nothing about youth")
     assert_clean(app)
     assert app.info[0].value == "No passage in the papers answers this question."
+    assert not app.download_button  # nothing to brief on
 
 
 def test_empty_question_asks_for_one(app: AppTest, fake: FakeApi) -> None:
@@ -222,23 +223,73 @@ CITATION = {
 }  # fmt: skip
 
 
-def test_briefing_note_markdown() -> None:
-    note = render.briefing_markdown(
-        {"question": QUESTION, "answer": "It will reduce [1].", "citations": [CITATION],
-         "filters_applied": {"council": WOLVES}},
+TWO_QUOTES = {**CITATION, "quotes": [
+    {"text": "the council's revenue\ncontribution will reduce", "start": 30, "end": 70, "speaker": "Alison Hinds",
+     "timestamp": "1:08:09"},
+    {"text": "Partners will not withdraw.", "start": 90, "end": 117, "speaker": "Alison Hinds",
+     "timestamp": "1:38:06"}]}
+UNCITED = {**CITATION, "n": 2, "quote": "Not in the answer.", "quotes": [], "rank": 2}
+
+
+def _note() -> briefing.Note:
+    return briefing.note_of(
+        {"question": QUESTION, "answer": "From the panel [1].\nAlison Hinds: \"It will reduce\" [1]",
+         "citations": [TWO_QUOTES, UNCITED], "filters_applied": {"council": WOLVES}},
         generated=datetime(2025, 3, 4, 9, 30),
     )  # fmt: skip
+
+
+def test_briefing_note_markdown_holds_every_cited_quote_under_its_number() -> None:
+    note = briefing.markdown(_note())
     assert note.startswith("# Briefing note\n\n**Question:** what did Wolverhampton say")
     assert "Generated 04 March 2025, 09:30" in note
     assert f"**Filters:** Council: {WOLVES}" in note
-    assert "## Answer\n\nIt will reduce [1].\n\n## Sources" in note
+    assert '## Answer\n\nFrom the panel [1].  \nAlison Hinds: "It will reduce" [1]\n\n## Sources' in note
     assert (
-        "1. CYP Scrutiny Panel: webcast transcript. City of Wolverhampton Council · "
+        "**[1]** CYP Scrutiny Panel: webcast transcript. City of Wolverhampton Council · "
         "Children & Young People Scrutiny Panel · 27 November 2024. Agenda item: 8 Our Future Council. "
-        "Speaker: Alison Hinds at 1:08:09. Transcript." in note
+        "Speaker: Alison Hinds at 1:08:09. Transcript.  \n"
+        "Source: <https://example.org/webcast/42>\n\n"
+        "> Alison Hinds, 1:08:09: \u201cthe council's revenue contribution will reduce\u201d\n\n"
+        "> Alison Hinds, 1:38:06: \u201cPartners will not withdraw.\u201d\n" in note
     )
-    assert "   Source: <https://example.org/webcast/42> (at 1:08:09)" in note
-    assert f"   > {QUOTE}" in note
+    assert "[2]" not in note and "Not in the answer" not in note  # the answer cites [1] only
+
+
+def test_briefing_note_word_document_says_the_same() -> None:
+    from docx import Document
+
+    doc = Document(io.BytesIO(briefing.docx(_note())))
+    paras = [(p.style.name, p.text) for p in doc.paragraphs]
+    assert paras[:3] == [("Heading 1", "Briefing note"), ("Normal", f"Question: {QUESTION}"),
+                         ("Normal", "Generated 04 March 2025, 09:30 " + briefing.DISCLAIMER)]  # fmt: skip
+    assert ("Normal", 'Alison Hinds: "It will reduce" [1]') in paras
+    assert ("Quote", "Alison Hinds, 1:38:06: \u201cPartners will not withdraw.\u201d") in paras
+    assert ("Normal", "Source: https://example.org/webcast/42") in paras
+    links = [r.target_ref for r in doc.part.rels.values() if r.reltype.endswith("/hyperlink")]
+    assert links == ["https://example.org/webcast/42"]
+
+
+def test_sources_csv_numbers_sources_as_the_answer_does() -> None:
+    later = {**TWO_QUOTES, "n": 2, "rank": 4}
+    rows = list(csv.DictReader(io.StringIO(render.sources_csv([later, {**TWO_QUOTES, "rank": 2}]))))
+    assert list(rows[0]) == render.SOURCE_COLUMNS
+    assert [(r["n"], r["search_rank"]) for r in rows] == [("1", "2"), ("2", "4")]
+    assert rows[0]["quotes"] == "the council's revenue contribution will reduce\nPartners will not withdraw."
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("what did Wolverhampton say about youth zone funding in the year 2024 to 2025?",
+         "what-did-wolverhampton-say-about-youth-zone-funding-in-the"),
+        ("Youth  zone!", "youth-zone"),
+        ("?!", "results"),
+        ("a" * 70, "a" * 60),
+    ],
+)  # fmt: skip
+def test_file_names_end_on_a_whole_word(text: str, name: str) -> None:
+    assert render.slug(text) == name
 
 
 def test_results_csv_flattens_search_results() -> None:
@@ -248,11 +299,11 @@ def test_results_csv_flattens_search_results() -> None:
         "text": 'says "hello", twice',
         "citation": {k: v for k, v in CITATION.items() if k not in ("n", "quote", "text", "rank", "score")},
     }
-    rows = list(csv.DictReader(io.StringIO(render.results_csv([result, CITATION]))))
+    rows = list(csv.DictReader(io.StringIO(render.results_csv([result]))))
     assert list(rows[0]) == render.CSV_COLUMNS
     assert rows[0]["rank"] == "2" and rows[0]["council"] == WOLVES and rows[0]["text"] == 'says "hello", twice'
     assert rows[0]["page"] == "" and rows[0]["char_end"] == "120"
-    assert rows[1]["speaker"] == "Alison Hinds" and rows[1]["timestamp"] == "1:08:09"
+    assert rows[0]["speaker"] == "Alison Hinds" and rows[0]["timestamp"] == "1:08:09"
 
 
 def test_highlight_escapes_first_and_skips_stopwords() -> None:

@@ -20,7 +20,7 @@ from pydantic import ValidationError  # noqa: E402
 
 from common.fields import FACET_FIELDS, FILTER_FIELDS, MODE_LABELS, Field  # noqa: E402
 from common.settings import Settings  # noqa: E402
-from ui import render, state  # noqa: E402
+from ui import briefing, render, state  # noqa: E402
 from ui.api_client import ApiClient, ServiceProblem  # noqa: E402
 
 EXAMPLE = "what did Wolverhampton say about youth zone funding"
@@ -217,10 +217,27 @@ def citation_card(c: dict[str, Any], question: str, label: str, key: str,
                 )
 
 
+def downloads(data: dict[str, Any], question: str, citations: list[dict[str, Any]]) -> None:
+    """The briefing note (Markdown and Word) and the sources CSV, named after the whole question."""
+    name = render.slug(question)
+    note = briefing.note_of(data, datetime.now())
+    with st.container(horizontal=True, gap="small"):
+        st.download_button("Download briefing note (Word)", briefing.docx(note), file_name=f"briefing-{name}.docx",
+                           mime=briefing.DOCX_MIME, key="dl_briefing_docx", on_click="ignore")
+        st.download_button("Download briefing note (Markdown)", briefing.markdown(note),
+                           file_name=f"briefing-{name}.md", mime="text/markdown", key="dl_briefing",
+                           on_click="ignore")
+        if citations:
+            st.download_button("Download sources (CSV)", render.sources_csv(citations),
+                               file_name=f"sources-{name}.csv", mime="text/csv", key="dl_sources",
+                               on_click="ignore")
+
+
 def show_answer(data: dict[str, Any], question: str) -> None:
     answer = (data.get("answer") or "").strip()
     citations: list[dict[str, Any]] = data.get("citations") or []
-    if data.get("found", True) and answer:
+    found = bool(data.get("found", True) and answer)
+    if found:
         with st.container(border=True):
             st.markdown(render.answer_markdown(answer))
             if data.get("mode") == "extractive":
@@ -229,24 +246,8 @@ def show_answer(data: dict[str, Any], question: str) -> None:
         st.info(
             answer or "The papers searched do not seem to answer this question. Try other words, or remove a filter."
         )
-    with st.container(horizontal=True, gap="small"):
-        st.download_button(
-            "Download briefing note (Markdown)",
-            render.briefing_markdown(data, datetime.now()),
-            file_name=f"briefing-{render.slug(question)}.md",
-            mime="text/markdown",
-            key="dl_briefing",
-            on_click="ignore",
-        )
-        if citations:
-            st.download_button(
-                "Download sources (CSV)",
-                render.results_csv(citations),
-                file_name=f"sources-{render.slug(question)}.csv",
-                mime="text/csv",
-                key="dl_sources",
-                on_click="ignore",
-            )
+    if found:
+        downloads(data, question, citations)
     if citations:
         st.subheader("Sources")
         for i, c in enumerate(citations):

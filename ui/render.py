@@ -10,7 +10,6 @@ import csv
 import html
 import io
 import re
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,6 +21,10 @@ from common.language import STOPWORDS  # the words never highlighted (generic En
 # The columns of the sources CSV: rank and score, every citation field of the table, then where and what.
 CSV_COLUMNS = ["rank", "score", *(f.cite_as for f in CITATION_FIELDS), "document_id", "char_start", "char_end",
                "text"]
+
+# The columns of an answer's sources CSV: the answer's number [n] first, then its quotes.
+SOURCE_COLUMNS = ["n", "search_rank", "score", *(f.cite_as for f in CITATION_FIELDS), "document_id", "char_start",
+                  "char_end", "quotes", "text"]
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _CITE = re.compile(r"\[(\d+)\]")
@@ -244,44 +247,35 @@ def document_html(text: str, start: int | None, end: int | None, window: int | N
 # ---------------------------------------------------------------- downloads
 
 
-def briefing_markdown(response: dict[str, Any], generated: datetime | None = None) -> str:
-    """The answer and its numbered sources as a Markdown briefing note."""
-    generated = generated or datetime.now()
-    lines = [
-        "# Briefing note",
-        "",
-        f"**Question:** {response.get('question', '')}",
-        "",
-        f"*Generated {generated.strftime('%d %B %Y, %H:%M')} from council papers by councilqa. "
-        "Check the sources before relying on this note.*",
-        "",
-    ]
-    filters = response.get("filters_applied") or {}
-    if filters:
-        lines += ["**Filters:** " + "; ".join(filter_label(k, str(v)) for k, v in filters.items()), ""]
-    lines += ["## Answer", "", response.get("answer") or "No answer was found.", "", "## Sources", ""]
-    for c in response.get("citations") or []:
-        link = source_link(c)
-        lines.append(f"{c.get('n', '')}. {citation_text(c)}.")
-        if link:
-            lines.append(f"   Source: <{link}>" + (f" (at {c['timestamp']})" if c.get("timestamp") else ""))
-        quote = (c.get("quote") or c.get("text") or "").strip()
-        if quote:
-            lines.append(f"   > {' '.join(quote.split())}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def results_csv(items: list[dict[str, Any]]) -> str:
-    """Search results or /ask citations as CSV, one row per passage."""
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for item in items:
-        row = flat_citation(item)
-        writer.writerow({col: "" if row.get(col) is None else row.get(col) for col in CSV_COLUMNS})
+    for row in rows:
+        writer.writerow({col: "" if row.get(col) is None else row.get(col) for col in columns})
     return buf.getvalue()
 
 
-def slug(text: str, limit: int = 50) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].rstrip("-") or "results"
+def results_csv(items: list[dict[str, Any]]) -> str:
+    """Search results as CSV, one row per passage, numbered by rank."""
+    return _csv([flat_citation(item) for item in items], CSV_COLUMNS)
+
+
+def sources_csv(citations: list[dict[str, Any]]) -> str:
+    """An answer's sources as CSV, numbered as the answer cites them ([n]), each row with its quotes."""
+    rows = [{**c, "search_rank": c.get("rank"),
+             "quotes": "\n".join(" ".join(str(q.get("text") or "").split()) for q in c.get("quotes") or [])}
+            for c in sorted(citations, key=lambda c: c.get("n") or 0)]
+    return _csv(rows, SOURCE_COLUMNS)
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """A file-name part from text: lower-case words joined by "-", cut after a whole word, never inside one."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    out = ""
+    for word in words:
+        longer = f"{out}-{word}" if out else word
+        if len(longer) > limit and out:
+            break
+        out = longer[:limit] if not out else longer  # a first word longer than the limit is all there is
+    return out or "results"
