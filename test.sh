@@ -13,7 +13,7 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   fi
 fi
 export COUNCILQA_ARTIFACTS="${COUNCILQA_ARTIFACTS:-$PWD/artifacts}"
-.venv/bin/python -m pytest -m "slow or browser or not slow" "$@"
+.venv/bin/python -m pytest -m "(slow or browser or not slow) and not llm_server" "$@"
 .venv/bin/python -m councilqa.cli index corpus --index-dir artifacts/eval-index --quiet
 .venv/bin/python -m councilqa.cli eval --index-dir artifacts/eval-index --out artifacts/eval --min-recall5 "${COUNCILQA_MIN_RECALL5:-0.78}" \
   --min-key-facts "${COUNCILQA_MIN_KEY_FACTS:-0.62}"

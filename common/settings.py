@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(30.0, gt=0)
     llm_context_tokens: int = Field(3000, ge=256)
+    llm_max_tokens: int = Field(300, ge=16, le=4096, description="The most tokens the model may write: an answer "
+                                "is one to four sentences, and a small model left unbounded can loop until "
+                                "the timeout.")
     llm_max_concurrent: int = Field(4, ge=1, description="Model calls in flight at once; an answer that finds "
                                     "every slot taken falls back to the extractive one at once.")
     llm_breaker_failures: int = Field(5, ge=1, description="Failures or timeouts in a row after which the model "

@@ -15,9 +15,10 @@ lock (tokenizers are not re-entrant) behind an LRU cache; the caches are bounded
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
@@ -33,7 +34,7 @@ from core.answer import ANSWER_K, asks_decision
 from core.batching import QueryBatcher
 from core.caches import UNIT_CACHE_SIZE, VectorLRU
 from core.errors import CoreError
-from core.llm import LlmError, llm_answer
+from core.llm import LlmAnswer, LlmError, llm_answer, stream_llm_answer
 from core.plan import Plan, make_plan
 from core.query import Understanding, Vocabulary
 from core.results import Answer, DocumentPage, DocumentText, Health, Hit, Query, SearchResults
@@ -45,6 +46,8 @@ from indexer.index import CouncilIndex, IndexLoadError
 from indexer.models import Passage
 from indexer.passages import PassageStore
 from indexer.sentence_vectors import SentenceSearch
+
+log = logging.getLogger("councilqa.llm")
 
 __all__ = ["CoreError", "Engine", "IndexLoadError", "Query"]
 
@@ -298,6 +301,26 @@ class Engine:
         ranked = [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
         return replace(self._answer(q.text, plan, ranked), took_ms=_ms(started))
 
+    def ask_stream(self, question: Query | str, **kwargs: Any) -> Iterator[str | Answer]:
+        """As `ask`, for a stream: the language model's text as it is written (str pieces, only when a
+        model is configured and the papers answer the question), then the checked `Answer` last."""
+        started = time.perf_counter()
+        kwargs.setdefault("k", ANSWER_K)
+        q, plan = self._prepare(question, "question", **kwargs)
+        ranked = [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
+        base, ranked = self._extractive(q.text, plan, ranked)
+        final = base
+        if base.found and self.settings.llm_base_url:
+            try:
+                for piece in stream_llm_answer(self.settings, q.text, [p for p, _, _ in ranked]):
+                    if isinstance(piece, LlmAnswer):
+                        final = self._written(base, piece, ranked)
+                    else:
+                        yield piece
+            except LlmError as exc:
+                final = _fallback(base, exc)
+        yield replace(final, took_ms=_ms(started))
+
     def extraction(self, question: str, plan: Plan, passages: list[Passage],
                    config: ans.AnswerConfig | None = None, scores: Sequence[float] | None = None,
                    vectors_of: Sequence[Passage] | None = None) -> ans.Extraction:
@@ -342,26 +365,36 @@ class Engine:
         return Passage(**{**p.to_dict(), "text": lead + p.text + tail, "char_start": p.char_start - len(lead),
                           "char_end": p.char_end + len(tail)})
 
-    def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
+    def _extractive(self, question: str, plan: Plan, ranked: compose.Ranked) -> tuple[Answer, compose.Ranked]:
+        """The extractive answer (or the abstention) and the passages as quoted (whole first and last sentences)."""
         note = scope_note(question, plan.understanding, self._facets, " ".join(p.text for p, _, _ in ranked))
         if note:
-            return Answer(question, f"{ans.NOT_FOUND} {note}", [], "extractive", False, 0.0, plan.applied)
+            return Answer(question, f"{ans.NOT_FOUND} {note}", [], "extractive", False, 0.0, plan.applied), ranked
         found = [p for p, _, _ in ranked]
         ranked = [(self._whole_sentences(p), r, s) for p, r, s in ranked]
         ex = self.extraction(question, plan, [p for p, _, _ in ranked], scores=[s for _, _, s in ranked],
                              vectors_of=found)
         if not ex.found:
-            return Answer(question, ans.NOT_FOUND, [], "extractive", False, ex.evidence, plan.applied)
+            return Answer(question, ans.NOT_FOUND, [], "extractive", False, ex.evidence, plan.applied), ranked
         text, citations = compose.extractive(ex, ranked, asks_decision(question))
-        if self.settings.llm_base_url:
-            try:
-                got = llm_answer(self.settings, question, [p for p, _, _ in ranked])
-                return Answer(question, got.answer, compose.from_llm(got, ranked), "llm", True, ex.evidence,
-                              plan.applied)
-            except LlmError as exc:
-                return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied,
-                              llm_error=str(exc))
-        return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied)
+        return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied), ranked
+
+    def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
+        base, ranked = self._extractive(question, plan, ranked)
+        if not base.found or not self.settings.llm_base_url:
+            return base  # the model is never asked about papers that do not answer the question
+        try:
+            return self._written(base, llm_answer(self.settings, question, [p for p, _, _ in ranked]), ranked)
+        except LlmError as exc:
+            return _fallback(base, exc)
+
+    @staticmethod
+    def _written(base: Answer, got: LlmAnswer, ranked: compose.Ranked) -> Answer:
+        """The model's checked answer in place of the extractive one (same passages, evidence and filters)."""
+        if got.dropped:
+            log.info("language model answer: %d sentence(s) dropped (no valid citation, or not supported by "
+                     "the passage cited)", len(got.dropped))
+        return replace(base, text=got.answer, citations=compose.from_llm(got, ranked), mode="llm")
 
     # -- documents and meta ----------------------------------------------------------------------
     def facets(self) -> dict[str, Any]:
@@ -400,6 +433,12 @@ class Engine:
                 "sentence_cache": {"hits": self._unit_vectors.hits, "misses": self._unit_vectors.misses,
                                    "size": len(self._unit_vectors), "max": self._unit_vectors.maxsize},
                 "abstain_threshold": self.answer_config.abstain_below}
+
+
+def _fallback(base: Answer, exc: LlmError) -> Answer:
+    """The extractive answer, saying why the model's was not used (in the response and the log)."""
+    log.warning("language model answer not used, extractive answer returned: %s", exc)
+    return replace(base, llm_error=str(exc))
 
 
 def _ms(started: float) -> float:

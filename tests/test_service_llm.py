@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from core.llm import LlmError, build_prompt, check_answer
+from core.llm import LlmError, build_prompt, check_answer, supported
 from indexer.tokens import count_tokens
 from service.app import create_app
 from tests.test_service_api import make_engine
@@ -41,8 +41,11 @@ def llm() -> Iterator[tuple[FakeLlm, str]]:
                 threading.Event().wait(state.delay)
             status, payload = state.reply(body) if callable(state.reply) else state.reply
             raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            kind = "application/json"
+            if body.get("stream") and status == 200 and isinstance(payload, dict) and payload.get("choices"):
+                raw, kind = sse_chunks(payload["choices"][0]["message"]["content"]), "text/event-stream"
             self.send_response(status if self.path == "/v1/chat/completions" else 404)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
@@ -55,6 +58,13 @@ def llm() -> Iterator[tuple[FakeLlm, str]]:
     thread.start()
     yield state, f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()
+
+
+def sse_chunks(content: str) -> bytes:
+    """An OpenAI-style streamed completion of `content`, a few characters per chunk."""
+    pieces = [content[i : i + 7] for i in range(0, len(content), 7)]
+    lines = [f"data: {json.dumps({'choices': [{'delta': {'content': p}}]})}\n\n" for p in pieces]
+    return ("".join(lines) + "data: [DONE]\n\n").encode()
 
 
 def chat(content: str) -> tuple[int, dict]:
@@ -144,9 +154,92 @@ def test_prompt_respects_the_token_budget(tiny_index_dir: Path) -> None:
     assert all_used == len(passages)
 
 
+PASSAGES = ["The panel heard about first things.", "Second items were listed.", "First and second, both here."]
+
+
 def test_check_answer_rules() -> None:
-    got = check_answer("First [3]. Second [1][3]. Third, unsupported. Fourth [99].", 3)
+    got = check_answer("First [3]. Second [1][3]. Third, uncited. Fourth [99].", PASSAGES)
     assert got.answer == "First [1]. Second [2][1]."
     assert [i for i, _ in got.cited] == [2, 0]
-    with pytest.raises(LlmError):
-        check_answer("Nothing cited here.", 3)
+    assert got.dropped == ("Third, uncited.", "Fourth [99].")
+    with pytest.raises(LlmError, match="no valid citation"):
+        check_answer("Nothing cited here.", PASSAGES)
+
+
+@pytest.mark.parametrize(("sentence", "ok"), [
+    ("The campaign added 35 foster carers [1].", True),
+    ("The campaign added 36 foster carers [1].", False),  # a figure the passage does not hold
+    ("Carers added by the campaigns [1].", True),  # inflections match on their stems
+    ("The bridge repairs cost the county dearly [1].", False),  # another topic
+    ("It did [1].", True),  # no content words: nothing to contradict
+])  # fmt: skip
+def test_a_sentence_is_kept_only_where_its_passage_supports_it(sentence: str, ok: bool) -> None:
+    passage = "The recruitment campaign added 35 foster carers; carers get leisure membership."
+    assert supported(sentence, [passage]) is ok
+
+
+def test_every_sentence_unsupported_says_so() -> None:
+    with pytest.raises(LlmError, match="every sentence unsupported"):
+        check_answer("The bridge cost 9 million [1]. Dragons were seen [2].", PASSAGES)
+
+
+def events(response: Any) -> list[tuple[str, Any]]:
+    """The (event, data) pairs of a server-sent event stream."""
+    out = []
+    for block in response.text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        out.append((fields["event"], json.loads(fields["data"])))
+    return out
+
+
+def cited_reply(body: dict) -> tuple[int, dict]:
+    prompt = body["messages"][1]["content"]
+    n = next(b.split("]")[0] for b in prompt.split("\n\n[") if "35 foster carers" in b)
+    return chat(f"The campaign added 35 foster carers [{n}]. It added 90 carers [{n}].")
+
+
+def test_ask_stream_sends_the_model_text_then_the_checked_answer(client: TestClient, llm: tuple[FakeLlm, str],
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    state, _ = llm
+    state.delay, state.reply = 0.0, cited_reply
+    with caplog.at_level("INFO", logger="councilqa.llm"):
+        r = client.post("/ask/stream", json={"question": QUESTION})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    got = events(r)
+    assert [e for e, _ in got[:-1]] == ["delta"] * (len(got) - 1) and len(got) > 3
+    raw = "".join(d["text"] for _, d in got[:-1])
+    n = raw.split("[")[1].split("]")[0]
+    assert raw == f"The campaign added 35 foster carers [{n}]. It added 90 carers [{n}]."  # as the model wrote it
+    name, answer = got[-1]
+    assert name == "answer" and answer["mode"] == "llm" and answer["llm_error"] is None
+    assert answer["answer"] == "The campaign added 35 foster carers [1]."  # 90 is in no passage: dropped
+    assert state.requests[-1]["body"]["stream"] is True and state.requests[-1]["body"]["max_tokens"] == 300
+    assert "1 sentence(s) dropped" in caplog.text
+
+
+def test_ask_stream_falls_back_and_says_why(client: TestClient, llm: tuple[FakeLlm, str],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    state, _ = llm
+    state.delay, state.reply = 0.0, chat("Dragons flew over the bridge in 1850 [1].")
+    with caplog.at_level("WARNING", logger="councilqa.llm"):
+        got = events(client.post("/ask/stream", json={"question": QUESTION}))
+    name, answer = got[-1]
+    assert name == "answer" and answer["mode"] == "extractive" and answer["found"]
+    assert answer["llm_error"].startswith("every sentence unsupported")
+    assert "language model answer not used, extractive answer returned: every sentence unsupported" in caplog.text
+
+
+def test_ask_stream_bad_question_is_a_plain_error(client: TestClient) -> None:
+    r = client.post("/ask/stream", json={"question": "   "})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/json")
+    assert set(r.json()["error"]) >= {"code", "message"}
+
+
+def test_ask_stream_without_a_model_is_one_answer_event(tiny_index_dir: Path) -> None:
+    engine = make_engine(tiny_index_dir)
+    with TestClient(create_app(engine.settings, engine)) as c:
+        got = events(c.post("/ask/stream", json={"question": QUESTION}))
+        plain = c.post("/ask", json={"question": QUESTION}).json()
+    assert [e for e, _ in got] == ["answer"]
+    assert {k: v for k, v in got[0][1].items() if k != "took_ms"} == {k: v for k, v in plain.items()
+                                                                      if k != "took_ms"}

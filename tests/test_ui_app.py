@@ -354,3 +354,27 @@ def test_every_quote_of_a_citation_is_underlined() -> None:
     assert "Speakers: Cllr A at 1:00:00; B at 1:00:05" in render.citation_details(c)
     # an older response without `quotes` still underlines its one quote
     assert render.quote_spans({"text": text, "quote": "Is the youth zone at risk?"}) == [(17, 43)]
+
+
+def test_written_answer_is_streamed_then_replaced_by_the_checked_one(app: AppTest, fake: FakeApi) -> None:
+    fake.flags["llm"] = True
+    try:
+        ask(app, QUESTION)
+    finally:
+        fake.flags["llm"] = False
+    assert_clean(app)
+    assert fake.last("/ask/stream")["json"]["question"] == QUESTION
+    assert not [r for r in fake.requests if r["path"] == "/ask"]
+    page = texts(app)
+    assert "Alison Hinds said the contribution will reduce **[1]**." in page
+    assert "Dragons" not in page and "Writing the answer" not in page  # the stream's text is gone
+    assert "Built from quotes" not in page and "Written by a language model" in page
+
+
+def test_stream_errors_are_shown_plainly(app: AppTest, fake: FakeApi) -> None:
+    fake.flags["llm"] = True
+    try:
+        ask(app, "trigger 422")
+    finally:
+        fake.flags["llm"] = False
+    assert "Unknown council 'Narnia'" in app.error[0].value

@@ -7,6 +7,7 @@ in `FakeApi.requests` so tests can check what the UI sent.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -18,7 +19,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 WOLVES = "City of Wolverhampton Council"
 PANEL = "Children & Young People Scrutiny Panel"
@@ -141,8 +142,9 @@ def _trouble(question: str) -> JSONResponse | None:
     return None
 
 
-def make_app(record: list[dict[str, Any]]) -> FastAPI:
+def make_app(record: list[dict[str, Any]], flags: dict[str, Any] | None = None) -> FastAPI:
     app = FastAPI()
+    flags = {} if flags is None else flags  # "llm": the service says it writes answers, and streams them
 
     @app.middleware("http")
     async def _record(request: Request, call_next: Any) -> Any:
@@ -155,7 +157,7 @@ def make_app(record: list[dict[str, Any]]) -> FastAPI:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "documents": len(DOCUMENTS), "passages": len(PASSAGES)}
+        return {"status": "ok", "documents": len(DOCUMENTS), "passages": len(PASSAGES), "llm": flags.get("llm", False)}
 
     @app.get("/facets")
     def facets() -> dict[str, Any]:
@@ -215,6 +217,18 @@ def make_app(record: list[dict[str, Any]]) -> FastAPI:
         )
         return base | {"answer": answer, "citations": citations, "found": True}
 
+    @app.post("/ask/stream", response_model=None)
+    def ask_stream(body: dict[str, Any]) -> StreamingResponse | JSONResponse:
+        answer = ask(body)
+        if isinstance(answer, JSONResponse):
+            return answer
+        written = ["Alison Hinds said ", "the contribution ", "will reduce [1]. ", "Dragons agreed [2]."]
+        if answer["found"]:
+            answer = answer | {"mode": "llm", "answer": "Alison Hinds said the contribution will reduce [1]."}
+        events = [("delta", {"text": t}) for t in (written if answer["found"] else [])] + [("answer", answer)]
+        raw = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events)
+        return StreamingResponse(iter([raw.encode()]), media_type="text/event-stream")
+
     @app.get("/documents/{document_id:path}", response_model=None)
     def document(document_id: str) -> dict[str, Any] | JSONResponse:
         if document_id not in DOCUMENTS:
@@ -234,6 +248,7 @@ def free_port() -> int:
 class FakeApi:
     url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
+    flags: dict[str, Any] = field(default_factory=dict)
 
     def last(self, path: str) -> dict[str, Any]:
         return next(r for r in reversed(self.requests) if r["path"] == path)
@@ -244,7 +259,7 @@ def serve_fake_api() -> Iterator[FakeApi]:
     """Serve the fake API on a free loopback port for the duration of the block."""
     port = free_port()
     fake = FakeApi(url=f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(make_app(fake.requests), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(make_app(fake.requests, fake.flags), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -6,6 +6,8 @@ exceptions whose message is ready to show on the page: no tracebacks reach the u
 
 from __future__ import annotations
 
+import json as jsonlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -116,5 +118,46 @@ class ApiClient:
     def ask(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", "/ask", json={k: v for k, v in body.items() if v not in (None, "")})
 
+    def ask_stream(self, body: dict[str, Any], on_delta: Callable[[str], None]) -> dict[str, Any]:
+        """POST /ask/stream: `on_delta` gets the model's text as it is written; returns the final answer
+        (the same body as `ask`). Errors are the same exceptions as every other call."""
+        payload = {k: v for k, v in body.items() if v not in (None, "")}
+        try:
+            with httpx.Client(base_url=self.base_url, timeout=self.timeout_s) as client, \
+                    client.stream("POST", "/ask/stream", json=payload) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    message, code = _error_message(response)
+                    raise ServiceError(message, response.status_code, code)
+                answer = _read_events(response, on_delta)
+        except httpx.TimeoutException as exc:
+            raise ServiceTimeout(self.base_url, self.timeout_s) from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(self.base_url) from exc
+        if answer is None:
+            raise ServiceError("The search service ended the answer stream before the answer.")
+        return answer
+
     def document(self, document_id: str) -> dict[str, Any]:
         return self._request("GET", f"/documents/{quote(document_id, safe='')}")
+
+
+def _read_events(response: httpx.Response, on_delta: Callable[[str], None]) -> dict[str, Any] | None:
+    """The `answer` event's body from a server-sent event stream, passing each `delta` text on."""
+    event, data = "message", []
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:
+            try:
+                body = jsonlib.loads("\n".join(data))
+            except ValueError as exc:
+                raise ServiceError("The search service sent a reply this page could not read.") from exc
+            if event == "answer" and isinstance(body, dict):
+                return body
+            if event == "delta" and isinstance(body, dict) and isinstance(body.get("text"), str):
+                on_delta(body["text"])
+            event, data = "message", []
+    return None

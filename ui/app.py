@@ -82,7 +82,9 @@ def send_if_needed(client: ApiClient) -> None:
         return
     ss["last_request"] = request
     try:
-        if request.kind == "ask":
+        if request.kind == "ask" and writes_answers(client):
+            data = stream_answer(client, request.payload())
+        elif request.kind == "ask":
             with st.spinner("Finding the answer in the council papers…"):
                 data = client.ask(request.payload())
         else:
@@ -91,6 +93,35 @@ def send_if_needed(client: ApiClient) -> None:
         ss["result"], ss["error"] = {"request": request, "data": data}, None
     except ServiceProblem as exc:
         ss["result"], ss["error"] = None, str(exc)
+
+
+def writes_answers(client: ApiClient) -> bool:
+    """Whether the service has a language model to write answers (then the answer is streamed)."""
+    cache: dict[str, bool] = ss.setdefault("llm_cache", {})
+    if client.base_url not in cache:
+        try:
+            cache[client.base_url] = bool(client.health().get("llm"))
+        except ServiceProblem:
+            return False
+    return cache[client.base_url]
+
+
+def stream_answer(client: ApiClient, payload: dict[str, Any]) -> dict[str, Any]:
+    """The answer from /ask/stream, showing the model's text as it is written until the checked
+    answer (which may drop sentences, or be the extractive answer) replaces it."""
+    shown = st.empty()
+    written: list[str] = []
+
+    def on_delta(text: str) -> None:
+        written.append(text)
+        with shown.container(border=True):
+            st.caption("Writing the answer… (it is checked against the sources when it is done)")
+            st.markdown(render.answer_markdown("".join(written)) + " ▌")
+
+    with st.spinner("Finding the answer in the council papers…"):
+        data = client.ask_stream(payload, on_delta)
+    shown.empty()
+    return data
 
 
 def get_document(client: ApiClient, doc_id: str) -> dict[str, Any]:
@@ -240,8 +271,13 @@ def show_answer(data: dict[str, Any], question: str) -> None:
     if found:
         with st.container(border=True):
             st.markdown(render.answer_markdown(answer))
-            if data.get("mode") == "extractive":
+            if data.get("mode") == "llm":
+                st.caption("Written by a language model from the sources below; each sentence cites the source "
+                           "it rests on. Check them before relying on it.")
+            else:
                 st.caption("Built from quotes in the sources below. Check them before relying on it.")
+            if data.get("llm_error"):
+                st.caption(f"The language model's answer was not used: {render.md_escape(data['llm_error'])}.")
     else:
         st.info(
             answer or "The papers searched do not seem to answer this question. Try other words, or remove a filter."
