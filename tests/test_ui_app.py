@@ -93,6 +93,13 @@ def test_remove_filter_read_from_question(app: AppTest, fake: FakeApi) -> None:
     chips = [b.label for b in app.button if b.label.endswith("✕")]
     assert chips == ["Council: City of Wolverhampton Council ✕", "From: 1 January 2024 ✕", "To: 31 December 2024 ✕"]
     assert "Read from your question: Council, From, To" in texts(app)
+    # The sidebar says what the chips say, and showing it there sends nothing new.
+    assert app.selectbox(key="f_council").value == WOLVES
+    assert app.date_input(key="f_date_to").value == date(2024, 12, 31)
+    assert "council" not in fake.last("/ask")["json"]
+    asked = len([r for r in fake.requests if r["path"] == "/ask"])
+    app.run()
+    assert len([r for r in fake.requests if r["path"] == "/ask"]) == asked
 
     button(app, "Council:").click()
     app.run()
@@ -102,6 +109,8 @@ def test_remove_filter_read_from_question(app: AppTest, fake: FakeApi) -> None:
     assert sent["date_from"] == "2024-01-01" and sent["date_to"] == "2024-12-31"
     assert "council" not in sent
     assert app.checkbox(key="auto_filters").value is False
+    assert "Off for this question, since you removed a filter read from it" in texts(app)
+    assert app.selectbox(key="f_council").value is None
     assert app.date_input(key="f_date_from").value == date(2024, 1, 1)
     assert [b.label for b in app.button if b.label.endswith("✕")] == [
         "From: 1 January 2024 ✕",
@@ -113,6 +122,25 @@ def test_remove_filter_read_from_question(app: AppTest, fake: FakeApi) -> None:
     sent = fake.last("/ask")["json"]
     assert sent == {"question": "youth centres funding", "k": 10, "auto_filters": True}
     assert app.date_input(key="f_date_from").value is None
+    assert app.checkbox(key="auto_filters").value is True and "Off for this question" not in texts(app)
+
+
+def test_sidebar_any_drops_a_filter_read_from_the_question(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "Wolverhampton youth zone funding in 2024")
+    app.selectbox(key="f_council").set_value(None).run()
+    assert_clean(app)
+    sent = fake.last("/ask")["json"]
+    assert sent["auto_filters"] is False and "council" not in sent and sent["date_from"] == "2024-01-01"
+    assert [b.label for b in app.button if b.label.endswith("✕")] == ["From: 1 January 2024 ✕",
+                                                                      "To: 31 December 2024 ✕"]  # fmt: skip
+
+
+def test_sidebar_choice_replaces_a_filter_read_from_the_question(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "Wolverhampton youth zone funding")
+    app.selectbox(key="f_council").set_value("Birmingham City Council").run()
+    sent = fake.last("/ask")["json"]
+    assert sent["council"] == "Birmingham City Council" and sent["auto_filters"] is True
+    assert "Council: Birmingham City Council ✕" in [b.label for b in app.button]
 
 
 def test_hand_set_filter_reruns_and_removes(app: AppTest, fake: FakeApi) -> None:
@@ -153,7 +181,9 @@ def test_document_view_highlights_the_cited_span(app: AppTest) -> None:
     start, end = int(app.query_params["start"]), int(app.query_params["end"])
     assert app.subheader[0].value == "Children & Young People Scrutiny Panel: webcast transcript"
     doc_html = next(h.value for h in app.get("html") if 'class="cqa-doc"' in h.value)
-    assert '<mark id="cited">On the youth zone, the capital funding' in doc_html
+    marked = doc_html.replace("&#x27;", "'")  # the quoted sentence is marked, within the passage's band
+    assert f'<span class="cqa-cited-passage">On the youth zone, the capital funding of £6.5 million is secured and ' \
+           f'<mark id="cited">{QUOTE}</mark>' in marked
     assert "scrollIntoView" in doc_html
     assert doc_html.rstrip().endswith("</script>") and " …</div>" in doc_html  # long text is windowed
     assert "Showing the text around the cited passage" in texts(app)
@@ -163,9 +193,12 @@ def test_document_view_highlights_the_cited_span(app: AppTest) -> None:
     doc_html = next(h.value for h in app.get("html") if 'class="cqa-doc"' in h.value)
     assert "Other business was discussed. </div>" in doc_html
 
+    assert app.button(key="back_top")  # kept in reach: it sticks to the top as the page scrolls
     button(app, "← Back to results").click()
     app.run()
     assert "doc" not in app.query_params
+    back = [h.value for h in app.get("html") if "cqa-back-here" in h.value]
+    assert len(back) == 1  # the page scrolls back to the card the document was opened from
     assert len([d for d in app.download_button]) == 3  # results still there, not re-fetched
 
 
@@ -330,6 +363,15 @@ def test_document_window() -> None:
     assert cut and body.startswith("… ") and body.endswith(" …") and '<mark id="cited">word</mark>' in body
     body, cut = render.document_html("a <b> c", 2, 5, window=None)
     assert body == 'a <mark id="cited">&lt;b&gt;</mark> c' and not cut
+
+
+def test_document_view_marks_the_quoted_sentences_within_the_passage() -> None:
+    text = "Intro. First said. Then this. Last said. Outro."
+    body, _ = render.document_html(text, 7, 40, window=None, quotes=[(30, 40), (7, 18), (0, 3)])
+    assert body == ('Intro. <span class="cqa-cited-passage"><mark id="cited">First said.</mark> Then this. '
+                    '<mark>Last said.</mark></span> Outro.')  # fmt: skip
+    assert render.parse_spans(render.spans_param([(7, 18), (30, 40)])) == [(7, 18), (30, 40)]
+    assert render.parse_spans("5-2,x-9,3-4") == [(3, 4)]
 
 
 def test_streamlit_command() -> None:

@@ -209,7 +209,10 @@ def make_app(record: list[dict[str, Any]], flags: dict[str, Any] | None = None) 
             quote = QUOTE if QUOTE in text else text[:80]
             q_start = cit["char_start"] + max(0, text.find(quote))
             citations.append({"n": i + 1, "quote": quote, "text": text, "rank": i + 1, "score": 0.03, **cit,
-                              "quote_start": q_start, "quote_end": q_start + len(quote)})  # fmt: skip
+                              "quote_start": q_start, "quote_end": q_start + len(quote),
+                              "quotes": [{"text": quote, "start": q_start, "end": q_start + len(quote),
+                                          "speaker": cit.get("speaker"),
+                                          "timestamp": cit.get("timestamp")}]})  # fmt: skip
         answer = (
             f"Alison Hinds told the {PANEL} that {QUOTE} [1]. Opening hours will be kept [2]."
             if len(citations) > 1

@@ -35,7 +35,15 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
 .cqa-doc { white-space: pre-wrap; max-height: 65vh; overflow-y: auto; padding: 1rem 1.2rem;
   border: 1px solid rgba(49, 51, 63, .2); border-radius: .5rem; line-height: 1.65; }
 .cqa-doc mark#cited { background: #ffd43b; outline: 2px solid #f59f00; scroll-margin: 30vh; }
+.cqa-doc .cqa-cited-passage { background: #fff8db; }
+.st-key-back_top { position: sticky; top: 3.75rem; z-index: 100; }
 </style>"""
+SCROLL_BACK = """<div id="cqa-back-here"></div><script>
+setTimeout(function () {
+  var here = document.getElementById("cqa-back-here");
+  if (here) { here.scrollIntoView({block: "start"}); }
+}, 200);
+</script>"""
 SCROLL_TO_CITED = """<script>
 setTimeout(function () {
   var m = document.getElementById("cited");
@@ -91,6 +99,7 @@ def send_if_needed(client: ApiClient) -> None:
             with st.spinner("Searching the council papers…"):
                 data = client.search(request.payload())
         ss["result"], ss["error"] = {"request": request, "data": data}, None
+        state.show_inferred(ss, data.get("auto_filters") or {})
     except ServiceProblem as exc:
         ss["result"], ss["error"] = None, str(exc)
 
@@ -147,9 +156,9 @@ def date_pickers(f: Field, facets: dict[str, Any]) -> tuple[date, date]:
     for key in keys:  # widen the range so a value read from a question fits
         if isinstance(ss.get(key), date):
             low, high = min(low, ss[key]), max(high, ss[key])
-    for key, end in zip(keys, f.range_labels, strict=True):
-        st.date_input(f"{end} {f.label.lower()}", value=None, key=key, min_value=low, max_value=high,
-                      format="DD/MM/YYYY")
+    for name, end in zip(f.filter_names, f.range_labels, strict=True):
+        st.date_input(f"{end} {f.label.lower()}", value=None, key=f"f_{name}", min_value=low, max_value=high,
+                      format="DD/MM/YYYY", on_change=state.on_filter_changed, args=(name,))
     return low, high
 
 
@@ -168,6 +177,8 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
                 options,
                 key=f"f_{name}",
                 placeholder="Any",
+                on_change=state.on_filter_changed,
+                args=(name,),
                 format_func=lambda v, c=counts: "Any" if v is None else f"{v} ({c[v]})" if c.get(v) else v,
             )
         spans = [(f, *date_pickers(f, facets)) for f in DATE_FIELDS]
@@ -176,6 +187,12 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
             key="auto_filters",
             help="For example, a council or a year named in your question becomes a filter.",
         )
+        inferred = [render.label_of(n) for n in ss.get("promoted", {}) if ss.get("auto_filters", True)]
+        if inferred:
+            st.caption(f"Read from your question: {', '.join(inferred)}.")
+        elif ss.get("reading_paused") and not ss.get("auto_filters", True):
+            st.caption("Off for this question, since you removed a filter read from it; on again for your "
+                       "next question.")
         with st.expander("Advanced"):
             st.slider("Sources used for the answer", 1, 10, key="k_answer")
             st.slider("Passages in the ranked list", 5, 50, key="k_search")
@@ -227,7 +244,10 @@ def filter_chips(data: dict[str, Any]) -> None:
 
 def citation_card(c: dict[str, Any], question: str, label: str, key: str,
                   quote: str | list[tuple[int, int]] | None = None) -> None:
-    with st.container(border=True):
+    with st.container(border=True, key=f"card_{key}"):
+        if ss.get("scroll_to") == key:  # back from this card's document: scroll to where the person was
+            ss["scroll_to"] = None
+            st.html(SCROLL_BACK, unsafe_allow_javascript=True)
         heading = render.citation_heading(c) or c.get("title") or "Unknown source"
         st.markdown(f"**{label}** &nbsp;{render.md_escape(heading)}")
         details = render.citation_details(c)
@@ -244,7 +264,8 @@ def citation_card(c: dict[str, Any], question: str, label: str, key: str,
                     "Show in document",
                     key=f"open_{key}",
                     on_click=state.on_open_document,
-                    args=(c["document_id"], c.get("char_start"), c.get("char_end")),
+                    args=(c["document_id"], c.get("char_start"), c.get("char_end"),
+                          render.spans_param(render.quote_offsets(c)), key),
                 )
 
 
@@ -310,7 +331,7 @@ def show_results(data: dict[str, Any], question: str) -> None:
 
 
 def show_document(client: ApiClient, doc_id: str) -> None:
-    st.button("← Back to results", on_click=state.on_close_document)
+    st.button("← Back to results", on_click=state.on_close_document, key="back_top")
     try:
         doc = get_document(client, doc_id)
     except ServiceProblem as exc:
@@ -325,7 +346,8 @@ def show_document(client: ApiClient, doc_id: str) -> None:
         st.link_button("Open the original ↗", doc["source_url"])
     text = doc.get("text") or ""
     full = st.toggle("Show the full document", key="doc_full")
-    body, cut = render.document_html(text, start, end, window=None if full else 2500)
+    body, cut = render.document_html(text, start, end, window=None if full else 2500,
+                                     quotes=render.parse_spans(st.query_params.get("quotes")))
     if start is not None and not (end is not None and 0 <= start < end <= len(text)):
         st.warning("The cited passage could not be located in this document; showing its beginning.")
     elif cut:
@@ -368,7 +390,6 @@ def main() -> None:
     state.init(ss)
     client = client_from_settings()
     facets, facets_error = load_facets(client)
-    sidebar(facets, facets_error, client.base_url)
 
     st.title("Council papers Q&A")
     st.markdown("Ask about council meetings, reports and webcasts, and get an answer with its sources.")
@@ -379,7 +400,8 @@ def main() -> None:
     st.radio("Show", [state.VIEW_ANSWER, state.VIEW_SEARCH], key="view", horizontal=True,
              label_visibility="collapsed")  # fmt: skip
 
-    send_if_needed(client)
+    send_if_needed(client)  # before the sidebar, so its boxes can show the filters read from the question
+    sidebar(facets, facets_error, client.base_url)
     doc_id = st.query_params.get("doc")
     if doc_id:
         show_document(client, doc_id)

@@ -214,8 +214,11 @@ def answer_markdown(answer: str) -> str:
     return "  \n".join(bold.split("\n"))
 
 
-def document_html(text: str, start: int | None, end: int | None, window: int | None = 2500) -> tuple[str, bool]:
-    """The document with the cited span in <mark id="cited">.
+def document_html(text: str, start: int | None, end: int | None, window: int | None = 2500,
+                  quotes: list[tuple[int, int]] | None = None) -> tuple[str, bool]:
+    """The document with the cited span shown: the passage [start, end) in a light band, and within it
+    each quoted sentence (`quotes`, document offsets) in a <mark>, the first with id="cited" (the page
+    scrolls to it). Without quotes inside the span, the whole span is the <mark>.
 
     With `window`, only that many characters either side of the span are shown (cut at a space);
     returns the HTML and whether the text was cut.
@@ -237,11 +240,49 @@ def document_html(text: str, start: int | None, end: int | None, window: int | N
     body = (
         ("… " if lo > 0 else "")
         + html.escape(text[lo:start])
-        + f'<mark id="cited">{html.escape(text[start:end])}</mark>'
+        + _cited_span(text, start, end, quotes or [])
         + html.escape(text[end:hi])
         + (" …" if hi < len(text) else "")
     )
     return body, lo > 0 or hi < len(text)
+
+
+def _cited_span(text: str, start: int, end: int, quotes: list[tuple[int, int]]) -> str:
+    inside = sorted((max(s, start), min(e, end)) for s, e in quotes if s < end and e > start and s < e)
+    if not inside:
+        return f'<mark id="cited">{html.escape(text[start:end])}</mark>'
+    out, pos = ['<span class="cqa-cited-passage">'], start
+    for i, (s, e) in enumerate(inside):
+        s = max(s, pos)
+        if s >= e:
+            continue
+        out.append(html.escape(text[pos:s]))
+        mark = '<mark id="cited">' if i == 0 else "<mark>"
+        out.append(f"{mark}{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:end]) + "</span>")
+    return "".join(out)
+
+
+def quote_offsets(c: dict[str, Any]) -> list[tuple[int, int]]:
+    """The document offsets of an /ask citation's quotes (empty for a search result)."""
+    return [(int(q["start"]), int(q["end"])) for q in c.get("quotes") or []
+            if isinstance(q.get("start"), int) and isinstance(q.get("end"), int)]
+
+
+def spans_param(spans: list[tuple[int, int]]) -> str:
+    """'10-20,30-45': spans for a URL query parameter."""
+    return ",".join(f"{s}-{e}" for s, e in spans)
+
+
+def parse_spans(value: str | None) -> list[tuple[int, int]]:
+    """The spans of `spans_param`, ignoring any part that is not two whole numbers."""
+    out = []
+    for part in (value or "").split(","):
+        a, _, b = part.partition("-")
+        if a.isdigit() and b.isdigit() and int(a) < int(b):
+            out.append((int(a), int(b)))
+    return out
 
 
 # ---------------------------------------------------------------- downloads

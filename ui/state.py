@@ -67,13 +67,43 @@ def _as_text(value: Any) -> str | None:
 
 
 def hand_filters(ss: State) -> dict[str, str]:
-    """Filters set in the sidebar, as strings (dates as YYYY-MM-DD)."""
+    """Filters set in the sidebar, as strings (dates as YYYY-MM-DD).
+
+    A box showing a filter read from the question (see `show_inferred`) is not sent while filters
+    are read from the question: the service reads it again from the same words.
+    """
+    reading = bool(ss.get("auto_filters", True))
+    promoted = ss.get("promoted", {})
     out = {}
     for name in FILTERS:
         value = _as_text(ss.get(f"f_{name}"))
-        if value is not None:
+        if value is not None and not (reading and promoted.get(name) == value):
             out[name] = value
     return out
+
+
+def show_inferred(ss: State, inferred: dict[str, Any]) -> None:
+    """Put the filters read from the question into the sidebar boxes left at Any, so the sidebar says
+    what the chips say. They are remembered as promoted: not sent as hand-set, cleared by a new question."""
+    for name, value in inferred.items():
+        if name in FILTERS and _as_text(ss.get(f"f_{name}")) is None:
+            _set_filter(ss, name, str(value))
+            ss.setdefault("promoted", {})[name] = str(value)
+
+
+def on_filter_changed(name: str, ss: State | None = None) -> None:
+    """A sidebar box changed. Where it showed a filter read from the question, the person's choice wins:
+    a new value becomes a hand-set filter; "Any" drops that filter, as the chip's ✕ does."""
+    ss = st.session_state if ss is None else ss
+    promoted = ss.get("promoted", {})
+    was = promoted.get(name)
+    now = _as_text(ss.get(f"f_{name}"))
+    if was is None or now == was:
+        return
+    promoted.pop(name)
+    if now is None and ss.get("auto_filters", True):
+        ss["auto_filters"] = False  # the question would name it again; the other boxes shown are sent as set
+        ss["reading_paused"] = True
 
 
 def current_request(ss: State) -> Request | None:
@@ -113,6 +143,7 @@ def on_ask(ss: State | None = None) -> None:
                 _set_filter(ss, name, None)
         ss["promoted"] = {}
         ss["auto_filters"] = True
+        ss["reading_paused"] = False
     ss["submitted"] = question
     ss["force"] = True
     st.query_params.clear()
@@ -131,6 +162,7 @@ def on_remove_filter(name: str, ss: State | None = None) -> None:
     inferred: dict[str, Any] = dict(data.get("auto_filters") or {})
     if name in inferred:
         ss["auto_filters"] = False
+        ss["reading_paused"] = True
         for other, value in applied.items():
             if other != name and other in FILTERS and _as_text(ss.get(f"f_{other}")) is None:
                 _set_filter(ss, other, str(value))
@@ -140,13 +172,21 @@ def on_remove_filter(name: str, ss: State | None = None) -> None:
     ss["promoted"].pop(name, None)
 
 
-def on_open_document(doc_id: str, start: int | None, end: int | None) -> None:
+def on_open_document(doc_id: str, start: int | None, end: int | None, quotes: str = "",
+                     card: str | None = None) -> None:
+    """"Show in document": the document view, at the cited span (and its quoted sentences, "s-e,s-e");
+    `card` is the result card to come back to."""
     params = {"doc": doc_id}
     if start is not None and end is not None:
         params |= {"start": str(start), "end": str(end)}
+    if quotes:
+        params["quotes"] = quotes
     st.query_params.clear()
     st.query_params.update(params)
+    st.session_state["return_to"] = card
 
 
 def on_close_document() -> None:
+    """"Back to results": the results as they were, scrolled back to the card the document was opened from."""
     st.query_params.clear()
+    st.session_state["scroll_to"] = st.session_state.pop("return_to", None)
