@@ -148,3 +148,16 @@ def test_ask_a_question_in_the_browser(driver, page_url: str) -> None:  # noqa: 
     )
     assert in_view, "the cited passage was not scrolled into view"
     driver.save_screenshot(str(artifacts_dir() / "ui_document.png"))
+
+    # The sidebar says what the filter chip says: the council read from the question.
+    sidebar = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]')
+    council = sidebar.find_element(By.CSS_SELECTOR, 'input[aria-label="Council"]').get_attribute("value")
+    assert council.startswith("City of Wolverhampton Council") and "Read from your question: Council" in sidebar.text
+
+    # Back to results: the answer again, scrolled back to the source the document was opened from.
+    driver.find_element(By.XPATH, "//button[.//p[text()='← Back to results']]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "cqa-back-here")))
+    wait.until(lambda d: d.execute_script(
+        "const r = document.getElementById('cqa-back-here').getBoundingClientRect();"
+        "return r.top >= 0 && r.top <= window.innerHeight;"))
+    assert "Download briefing note (Word)" in driver.find_element(By.TAG_NAME, "body").text
