@@ -15,7 +15,7 @@ import argparse
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,38 @@ def fit_weights(engine: Engine, cases: Sequence[Case]) -> dict[str, float]:
     return {name: round(float(w / coef[0]), 2) for name, w in zip(FEATURES, coef, strict=True)}
 
 
+def ablations(base: ans.AnswerConfig) -> dict[str, tuple[ans.AnswerConfig, int | None]]:
+    """What each part of the answer adds: the configuration with that part taken out, and how many of the
+    retrieved passages it is given (None: all of them)."""
+    def without(*names: str) -> ans.AnswerConfig:
+        return replace(base, weights={k: (0.0 if k in names else v) for k, v in base.weights.items()})
+
+    return {
+        "all parts": (base, None),
+        "cosine only (no other feature)": (without(*[f for f in FEATURES if f != "cosine"]), None),
+        "without rare keywords": (without("keywords"), None),
+        "without the passage's retrieval score": (without("passage"), None),
+        "without 'is itself a question'": (without("question"), None),
+        "without the sentence before (cosine, keywords)": (without("after_cosine", "after_keywords"), None),
+        "without numbers for how-many/when": (without("number"), None),
+        "without taking in the next sentence": (replace(base, extend_next=False), None),
+        "5 passages (the first five of the ten)": (base, 5),
+    }
+
+
+def ablate(engine: Engine, cases: Sequence[Case]) -> list[tuple[str, dict[str, Any]]]:
+    """The overall summary of each ablation, in the order of `ablations`."""
+    base, out = engine.answer_config, []
+    try:
+        for name, (cfg, k) in ablations(base).items():
+            engine.answer_config = cfg
+            shown = [replace(c, ranked=c.ranked[:k]) if k else c for c in cases]
+            out.append((name, summary(answer_all(engine, shown))["all"]))
+    finally:
+        engine.answer_config = base
+    return out
+
+
 def _share(flags: Sequence[bool]) -> float | None:
     return round(sum(flags) / len(flags), 3) if flags else None
 
@@ -148,11 +180,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print each missed answer")
     ap.add_argument("--fit", action="store_true", help="refit the unit-score weights (core.features) and print them")
+    ap.add_argument("--ablate", action="store_true", help="print what each part of the answer adds (one row each)")
     args = ap.parse_args(argv)
     engine = Engine.load(Settings(index_dir=args.index_dir, llm_base_url=None))
     cases = collect(engine, load_gold(args.gold), args.k)
     if args.fit:
         print(json.dumps(fit_weights(engine, cases)))
+        return
+    if args.ablate:
+        cols = ("key_facts", "cites_evidence", "abstention", "false_abstention")
+        print("| answer | " + " | ".join(cols) + " |\n" + "|---" * (len(cols) + 1) + "|")
+        for name, row in ablate(engine, cases):
+            print(f"| {name} | " + " | ".join("–" if row[c] is None else str(row[c]) for c in cols) + " |")
         return
     outcomes = answer_all(engine, cases)
     s = summary(outcomes)
