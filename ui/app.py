@@ -272,11 +272,14 @@ def citation_card(c: dict[str, Any], question: str, label: str, key: str,
 def downloads(data: dict[str, Any], question: str, citations: list[dict[str, Any]]) -> None:
     """The briefing note (Markdown and Word) and the sources CSV, named after the whole question."""
     name = render.slug(question)
-    note = briefing.note_of(data, datetime.now())
+    made = ss.get("briefing_files")
+    if not made or made[0] is not data:  # made once per answer, not on every rerun of the page
+        note = briefing.note_of(data, datetime.now())
+        made = ss["briefing_files"] = (data, briefing.docx(note), briefing.markdown(note))
     with st.container(horizontal=True, gap="small"):
-        st.download_button("Download briefing note (Word)", briefing.docx(note), file_name=f"briefing-{name}.docx",
+        st.download_button("Download briefing note (Word)", made[1], file_name=f"briefing-{name}.docx",
                            mime=briefing.DOCX_MIME, key="dl_briefing_docx", on_click="ignore")
-        st.download_button("Download briefing note (Markdown)", briefing.markdown(note),
+        st.download_button("Download briefing note (Markdown)", made[2],
                            file_name=f"briefing-{name}.md", mime="text/markdown", key="dl_briefing",
                            on_click="ignore")
         if citations:
