@@ -296,18 +296,19 @@ class Engine:
     def ask(self, question: Query | str, **kwargs: Any) -> Answer:
         """A cited answer to the question, from its top `k` passages (default 5)."""
         started = time.perf_counter()
-        kwargs.setdefault("k", ANSWER_K)
-        q, plan = self._prepare(question, "question", **kwargs)
-        ranked = [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
+        q, plan, ranked = self._question(question, kwargs)
         return replace(self._answer(q.text, plan, ranked), took_ms=_ms(started))
+
+    def _question(self, question: Query | str, kwargs: dict[str, Any]) -> tuple[Query, Plan, compose.Ranked]:
+        """A question checked and planned, and its top passages (default `ANSWER_K`) with rank and score."""
+        q, plan = self._prepare(question, "question", **{"k": ANSWER_K, **kwargs})
+        return q, plan, [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
 
     def ask_stream(self, question: Query | str, **kwargs: Any) -> Iterator[str | Answer]:
         """As `ask`, for a stream: the language model's text as it is written (str pieces, only when a
         model is configured and the papers answer the question), then the checked `Answer` last."""
         started = time.perf_counter()
-        kwargs.setdefault("k", ANSWER_K)
-        q, plan = self._prepare(question, "question", **kwargs)
-        ranked = [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
+        q, plan, ranked = self._question(question, kwargs)
         base, ranked = self._extractive(q.text, plan, ranked)
         final = base
         if base.found and self.settings.llm_base_url:

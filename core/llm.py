@@ -227,10 +227,16 @@ def llm_answer(settings: Settings, question: str, passages: Sequence[Passage]) -
 
     Raises `LlmError` when no passage fits, the call fails, or no sentence of the reply cites a given passage.
     """
+    messages, given = _prompt(settings, question, passages)
+    return check_answer(guarded_chat(settings, messages), given)
+
+
+def _prompt(settings: Settings, question: str, passages: Sequence[Passage]) -> tuple[list[dict], list[str]]:
+    """The chat messages and the texts of the passages that fit in them; `LlmError` when none fits."""
     messages, used = build_prompt(question, passages, settings.llm_context_tokens)
     if used == 0:
         raise LlmError("no passage fits the context budget")
-    return check_answer(guarded_chat(settings, messages), [p.text for p in passages[:used]])
+    return messages, [p.text for p in passages[:used]]
 
 
 _DONE = object()
@@ -239,9 +245,7 @@ _DONE = object()
 def stream_llm_answer(settings: Settings, question: str, passages: Sequence[Passage]) -> Iterator[str | LlmAnswer]:
     """As `llm_answer`, but yields the model's text as it is written (str pieces), then the checked
     `LlmAnswer` last. Raises `LlmError` (after any pieces) when the answer cannot be used."""
-    messages, used = build_prompt(question, passages, settings.llm_context_tokens)
-    if used == 0:
-        raise LlmError("no passage fits the context budget")
+    messages, given = _prompt(settings, question, passages)
     pieces: queue.Queue[object] = queue.Queue()
     outcome: dict[str, object] = {}
     finished = threading.Event()
@@ -253,7 +257,7 @@ def stream_llm_answer(settings: Settings, question: str, passages: Sequence[Pass
     def work() -> None:
         try:
             outcome["content"] = guarded_chat(settings, messages, on_delta)
-        except LlmError as exc:
+        except Exception as exc:  # noqa: BLE001 - raised again below, in the caller's thread
             outcome["error"] = exc
         finally:
             finished.set()
@@ -264,7 +268,7 @@ def stream_llm_answer(settings: Settings, question: str, passages: Sequence[Pass
         yield str(piece)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
-    yield check_answer(str(outcome["content"]), [p.text for p in passages[:used]])
+    yield check_answer(str(outcome["content"]), given)
 
 
 @dataclass

@@ -7,7 +7,8 @@ exceptions whose message is ready to show on the page: no tracebacks reach the u
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -73,6 +74,13 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _raise_for_status(response: httpx.Response) -> None:
+    """`ServiceError` with the service's own message for a 4xx/5xx reply (its body read already)."""
+    if response.status_code >= 400:
+        message, code = _error_message(response)
+        raise ServiceError(message, response.status_code, code)
+
+
 class ApiClient:
     def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -88,16 +96,9 @@ class ApiClient:
         timeout_s: float | None = None,
     ) -> dict[str, Any]:
         timeout = timeout_s or self.timeout_s
-        try:
-            with httpx.Client(base_url=self.base_url, timeout=timeout) as client:
-                response = client.request(method, path, params=params, json=json)
-        except httpx.TimeoutException as exc:
-            raise ServiceTimeout(self.base_url, timeout) from exc
-        except httpx.TransportError as exc:  # refused, DNS, reset...
-            raise ServiceUnavailable(self.base_url) from exc
-        if response.status_code >= 400:
-            message, code = _error_message(response)
-            raise ServiceError(message, response.status_code, code)
+        with self._readable_errors(timeout), httpx.Client(base_url=self.base_url, timeout=timeout) as client:
+            response = client.request(method, path, params=params, json=json)
+        _raise_for_status(response)
         try:
             data = response.json()
         except ValueError as exc:
@@ -105,6 +106,16 @@ class ApiClient:
         if not isinstance(data, dict):
             raise ServiceError("The search service sent a reply this page could not read.")
         return data
+
+    @contextmanager
+    def _readable_errors(self, timeout_s: float) -> Iterator[None]:
+        """Turn httpx's transport failures into the page's exceptions."""
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise ServiceTimeout(self.base_url, timeout_s) from exc
+        except httpx.TransportError as exc:  # refused, DNS, reset...
+            raise ServiceUnavailable(self.base_url) from exc
 
     def health(self) -> dict[str, Any]:
         return self._request("GET", "/health", timeout_s=min(self.timeout_s, 5.0))
@@ -122,18 +133,13 @@ class ApiClient:
         """POST /ask/stream: `on_delta` gets the model's text as it is written; returns the final answer
         (the same body as `ask`). Errors are the same exceptions as every other call."""
         payload = {k: v for k, v in body.items() if v not in (None, "")}
-        try:
-            with httpx.Client(base_url=self.base_url, timeout=self.timeout_s) as client, \
-                    client.stream("POST", "/ask/stream", json=payload) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    message, code = _error_message(response)
-                    raise ServiceError(message, response.status_code, code)
-                answer = _read_events(response, on_delta)
-        except httpx.TimeoutException as exc:
-            raise ServiceTimeout(self.base_url, self.timeout_s) from exc
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(self.base_url) from exc
+        with (self._readable_errors(self.timeout_s),
+              httpx.Client(base_url=self.base_url, timeout=self.timeout_s) as client,
+              client.stream("POST", "/ask/stream", json=payload) as response):
+            if response.status_code >= 400:
+                response.read()
+            _raise_for_status(response)
+            answer = _read_events(response, on_delta)
         if answer is None:
             raise ServiceError("The search service ended the answer stream before the answer.")
         return answer
