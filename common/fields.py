@@ -82,6 +82,11 @@ FIELDS: tuple[Field, ...] = (
     Field("agenda_item", "Agenda item", "Agenda item the passage falls under.", level="passage", context=True),
     Field("timestamp", "Time", "Start time of the passage in the recording, h:mm:ss.", level="passage"),
     Field("page", "Page", "Page number (PDF sources).", level="passage", type=int),
+    Field("role", "Role", "What the passage does: decision, recommendation, question, answer or discussion.",
+          level="passage", filter="exact", facet="roles",
+          filter_help="Passage role: decision, recommendation, question, answer or discussion."),
+    Field("vote", "Vote", "A decision's recorded vote, e.g. 'carried, 11 for, 2 against, 2 absent'.",
+          level="passage"),
     Field("heading", "Heading", "Nearest heading above the passage.", level="passage", citation=False,
           context=True),
 )

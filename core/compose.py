@@ -1,8 +1,7 @@
 """From chosen quotes to a cited answer shaped for reading: a lead line, then attributed quotes.
 
 `core.answer` picks the quotes; this module groups them by the passage they come from, numbers the
-passages [1], [2]... with the source that answers best first (or, when the question asks what was
-decided, the sources that record a decision first), and writes
+passages [1], [2]... with the source that answers best first, and writes
 
     From <council>, <meeting>, <date> [1]; <council>, <meeting>, <date> [2].
     Alison Hinds, 1:08:09: "<quote>" [1]
@@ -22,7 +21,6 @@ from core import answer as ans
 from core.llm import LlmAnswer
 from core.results import AnswerCitation, Quote, quote_of
 from indexer.models import Passage
-from indexer.structure import opens_decision
 
 Ranked = list[tuple[Passage, int, float]]  # (passage, rank, retrieval score)
 
@@ -74,22 +72,11 @@ def attributed(q: Quote, n: int) -> str:
     return f'{who + ": " if who else ""}"{readable(q.text)}" [{n}]'
 
 
-def _source_order(ex: ans.Extraction, ranked: Ranked, decisions_first: bool) -> list[int]:
-    """Passage indexes of the chosen quotes, best quote first; with `decisions_first`, sources quoting
-    a decision before the rest (each group keeps that order)."""
-    order = list(dict.fromkeys(ch.unit.passage_index for ch in ex.chosen))
-    if not decisions_first:
-        return order
-    text = {i: ranked[i][0].text for i in order}
-    decided = {ch.unit.passage_index for ch in ex.chosen
-               if opens_decision(text[ch.unit.passage_index][ch.start:ch.stop])}
-    return [i for i in order if i in decided] + [i for i in order if i not in decided]
-
-
-def extractive(ex: ans.Extraction, ranked: Ranked, decisions_first: bool = False) -> tuple[str, list[AnswerCitation]]:
-    """The answer text and one citation per quoted passage, numbered in the order the answer shows them."""
+def extractive(ex: ans.Extraction, ranked: Ranked) -> tuple[str, list[AnswerCitation]]:
+    """The answer text and one citation per quoted passage, numbered in the order the answer shows them
+    (the source of the best quote first). A question about what was decided is answered by `core.parts`."""
     citations: list[AnswerCitation] = []
-    for n, idx in enumerate(_source_order(ex, ranked, decisions_first), start=1):
+    for n, idx in enumerate(dict.fromkeys(ch.unit.passage_index for ch in ex.chosen), start=1):
         spans = [(ch.start, ch.stop) for ch in ex.chosen if ch.unit.passage_index == idx]  # best first
         citations.append(cite(n, ranked, idx, spans))
     return answer_text(citations), citations

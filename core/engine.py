@@ -15,6 +15,7 @@ lock (tokenizers are not re-entrant) behind an LRU cache; the caches are bounded
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -35,6 +36,8 @@ from core.batching import QueryBatcher
 from core.caches import UNIT_CACHE_SIZE, VectorLRU
 from core.errors import CoreError
 from core.llm import LlmAnswer, LlmError, llm_answer, stream_llm_answer
+from core.meetings import Item, Meeting, TimelinePoint, group_meetings, meeting_items, topic_timeline
+from core.parts import three_parts
 from core.plan import Plan, make_plan
 from core.query import Understanding, Vocabulary
 from core.results import Answer, DocumentPage, DocumentText, Health, Hit, Query, SearchResults
@@ -47,6 +50,7 @@ from indexer.models import Passage
 from indexer.passages import PassageStore
 from indexer.sentence_vectors import SentenceSearch
 
+TIMELINE_K = 50  # hits a timeline looks through
 log = logging.getLogger("councilqa.llm")
 
 __all__ = ["CoreError", "Engine", "IndexLoadError", "Query"]
@@ -327,8 +331,7 @@ class Engine:
                    vectors_of: Sequence[Passage] | None = None) -> ans.Extraction:
         """The sentences chosen from `passages` for the question, and the evidence score. The build's
         sentence vectors are looked up by sentence text in `vectors_of` (default: `passages`)."""
-        named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
-        terms = ans.keywords(question, named)
+        terms = self._terms(question, plan)
         if not passages:
             return ans.Extraction()
         stored = self._stored_units(vectors_of or passages)
@@ -340,6 +343,12 @@ class Engine:
 
         return ans.extract(self._encode_query(question), terms, passages, encode, config or self.answer_config,
                            question, scores)
+
+    @staticmethod
+    def _terms(question: str, plan: Plan) -> set[str]:
+        """The question's keywords, less the council, speaker and date it names (filters, not topic)."""
+        named = [question[s:e] for s, e in plan.understanding.spans_for(("council", "speaker", "date"))]
+        return ans.keywords(question, named)
 
     def _stored_units(self, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
         """The build's sentence vectors of these passages, by sentence text (empty when it stored none)."""
@@ -377,7 +386,11 @@ class Engine:
                              vectors_of=found)
         if not ex.found:
             return Answer(question, ans.NOT_FOUND, [], "extractive", False, ex.evidence, plan.applied), ranked
-        text, citations = compose.extractive(ex, ranked, asks_decision(question))
+        if asks_decision(question):
+            text, citations, parts = three_parts(ex, ranked, self._terms(question, plan))
+            return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied,
+                          parts=parts), ranked
+        text, citations = compose.extractive(ex, ranked)
         return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied), ranked
 
     def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
@@ -415,6 +428,43 @@ class Engine:
             raise CoreError("document_not_found", f"No document {doc_id!r} in the index.", "not_found",
                             {"document_id": doc_id})
         return DocumentText(*got)
+
+    # -- meetings and timelines ------------------------------------------------------------------
+    @functools.cached_property
+    def _meetings(self) -> dict[str, Meeting]:
+        return group_meetings(self._store().all_metadata())
+
+    def meetings(self, filters: Mapping[str, Any] | None = None, limit: int = 50, offset: int = 0
+                 ) -> tuple[int, list[Meeting]]:
+        """Meetings, newest first, filtered by council, committee and date range (`date_from`, `date_to`)
+        as search filters are: the number that match and one page of them."""
+        limit, offset = check_paging(limit, offset)
+        f = self.resolve_filters({k: v for k, v in (filters or {}).items()
+                                  if k in ("council", "committee", "date_from", "date_to")})
+        found = [m for m in self._meetings.values()
+                 if (not f.get("council") or m.council == f["council"])
+                 and (not f.get("committee") or m.committee == f["committee"])
+                 and (not f.get("date_from") or m.date >= f["date_from"])
+                 and (not f.get("date_to") or m.date <= f["date_to"])]
+        return len(found), found[offset:offset + limit]
+
+    def meeting(self, meeting_id: str) -> tuple[Meeting, list[Item]]:
+        """One meeting and its agenda items, with their decisions, recommendations and discussion."""
+        m = self._meetings.get(meeting_id)
+        if m is None:
+            raise CoreError("meeting_not_found", f"No meeting {meeting_id!r} in the index; GET /meetings lists "
+                            "them.", "not_found", {"meeting_id": meeting_id})
+        return m, meeting_items(self._store().passages_of([p.document_id for p in m.papers]))
+
+    def timeline(self, query: Query | str, **kwargs: Any) -> list[TimelinePoint]:
+        """Per meeting in date order, the passages about the topic among its top `k` hits (default 50)
+        that would each let the service answer (evidence at or above the abstention threshold)."""
+        q, plan = self._prepare(query, "query", **{"k": TIMELINE_K, **kwargs})
+        relevant = []
+        for p, _ in self.retrieve(plan, q.k, q.mode):
+            if self.extraction(q.text, plan, [p]).evidence >= self.answer_config.abstain_below:
+                relevant.append(p)
+        return topic_timeline(self._meetings, relevant)
 
     def health(self) -> Health:
         """What is being served."""

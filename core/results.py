@@ -7,6 +7,8 @@ client see one shape. Citation fields come from the field table (`common.fields`
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,12 +34,24 @@ class Query:
     auto_filters: bool = True
 
 
+def _slug(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
+
+
+def meeting_id(council: str, committee: str | None, date: str) -> str:
+    """A meeting's stable, readable id: "2025-01-21--city-of-london-ontario-city-council--council"."""
+    return "--".join(x for x in (date, _slug(council), _slug(committee or "")) if x)
+
+
 def citation(p: Passage) -> dict[str, Any]:
-    """Where a passage comes from: its document, every citation field of the table, its offsets."""
+    """Where a passage comes from: its document, every citation field of the table, its offsets, and
+    its meeting (GET /meetings/{id}) where the paper has a council and a date."""
     out: dict[str, Any] = {"document_id": p.doc_id}
     for f in CITATION_FIELDS:
         out[f.cite_as] = getattr(p, f.name)
     out["char_start"], out["char_end"] = p.char_start, p.char_end
+    out["meeting_id"] = meeting_id(p.council, p.committee, p.date) if p.council and p.date else None
     return out
 
 
@@ -152,10 +166,12 @@ class Answer:
     applied: Applied
     took_ms: float = 0.0
     llm_error: str | None = None
+    # For a question about what was decided: the citation numbers of each part (decided, proposed, said).
+    parts: dict[str, list[int]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The API's answer response."""
-        return {"question": self.question, **self.applied.to_dict(), "llm_error": self.llm_error,
+        return {"question": self.question, **self.applied.to_dict(), "llm_error": self.llm_error, "parts": self.parts,
                 "answer": self.text, "citations": [c.to_dict() for c in self.citations], "mode": self.mode,
                 "found": self.found, "confidence": round(self.confidence, 4), "took_ms": self.took_ms}
 

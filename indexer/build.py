@@ -50,6 +50,7 @@ from indexer.pipeline import (
     printable,
     same_text,
 )
+from indexer.roles import ROLES_VERSION
 from indexer.sparse import SparseBM25
 
 CHUNKER_VERSION = 3
@@ -179,7 +180,7 @@ def build_index(
     report = BuildReport(index_dir=index_dir, cache_dir=str(settings.resolved_cache_dir))
     embedders = EmbedderHandle(settings, embedder)
     fingerprint = {"model": embedders.model_id(), "chunk_tokens": settings.chunk_tokens,
-                   "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_VERSION,
+                   "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_VERSION, "roles": ROLES_VERSION,
                    "fields": [f.name for f in FIELDS],
                    "context": {"bm25": settings.context_bm25, "dense": settings.context_dense, "view": 2,
                                "fields": [f.name for f in CONTEXT_FIELDS], "words": MAX_CONTEXT_WORDS}}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from indexer.models import Document, Passage, Segment, passage_id
+from indexer.roles import passage_role
 from indexer.structure import opens_decision
 from indexer.tokens import count_tokens
 
@@ -187,12 +188,15 @@ def _passage(doc: Document, group: list[_Piece], n_tokens: int) -> Passage:
                                      != (p.seg.speaker, p.seg.timestamp)):
             turns.append({"start": p.start, "speaker": p.seg.speaker, "timestamp": p.seg.timestamp})
     m = doc.meta
+    role = passage_role([p.seg.role or "discussion" for p in group], [p.tokens for p in group])
+    vote = next((p.seg.vote for p in group if p.seg.role == "decision" and p.seg.vote), None)
     return Passage(
         id=passage_id(m.doc_id, text),
         doc_id=m.doc_id, text=text, char_start=start, char_end=end,
         page=group[0].seg.page, agenda_item=group[0].seg.agenda_item, speaker=speaker, speakers=speakers,
         timestamp=stamped[0].seg.timestamp if stamped else None,
-        heading=next((p.seg.heading for p in group if p.seg.heading), None), turns=turns,
+        heading=next((p.seg.heading for p in group if p.seg.heading), None), turns=turns, role=role,
+        vote=vote if role == "decision" else None,
         n_tokens=n_tokens, **m.values,
     )
 

@@ -24,6 +24,7 @@ from indexer.clean import clean_text, split_at_page_markers, strip_page_furnitur
 from indexer.discover import SUPPORTED_SUFFIXES, Found, discover, find_files  # noqa: F401 - re-exported
 from indexer.metadata import CouncilRegistry, resolve_metadata
 from indexer.models import Document, SkipFile
+from indexer.roles import assign_roles
 from indexer.structure import parse_structure
 
 log = logging.getLogger(__name__)
@@ -667,6 +668,7 @@ def load_document(path: Path, registry: CouncilRegistry | None = None, raw: byte
         raise SkipFile(f"empty document: no words in its {len(text):,} characters of text")
     text, segments = parse_structure(text, page_offsets)
     meta, record = resolve_metadata(path, text, registry, hints)
+    assign_roles(text, segments, meta.doc_type)
     return Document(
         meta=meta,
         text=text,

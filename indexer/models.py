@@ -84,6 +84,8 @@ class Segment:
     speaker: str | None = None
     timestamp: str | None = None  # "h:mm:ss" start of the turn or timestamped line
     heading: str | None = None
+    role: str | None = None  # decision | recommendation | question | answer | discussion (indexer.roles)
+    vote: str | None = None  # a decision's recorded vote, as `indexer.roles.Vote.text` writes it
 
 
 @dataclass
@@ -111,7 +113,8 @@ class Passage(_DocumentFieldAccess):
         self, id: str, doc_id: str, text: str, char_start: int, char_end: int, *,
         page: int | None = None, agenda_item: str | None = None, speaker: str | None = None,
         speakers: list[str] | None = None, timestamp: str | None = None, heading: str | None = None,
-        turns: list[dict[str, Any]] | None = None, n_tokens: int = 0, row: int | None = None, **meta: Any,
+        turns: list[dict[str, Any]] | None = None, n_tokens: int = 0, row: int | None = None,
+        role: str | None = None, vote: str | None = None, **meta: Any,
     ) -> None:
         unknown = sorted(set(meta) - set(DOCUMENT_FIELD_NAMES))
         if unknown:
@@ -120,7 +123,7 @@ class Passage(_DocumentFieldAccess):
         d["meta"] = {name: meta.get(name) for name in DOCUMENT_FIELD_NAMES}
         d.update(id=id, doc_id=doc_id, text=text, char_start=char_start, char_end=char_end, page=page,
                  agenda_item=agenda_item, speaker=speaker, speakers=list(speakers or []), timestamp=timestamp,
-                 heading=heading, n_tokens=n_tokens)
+                 heading=heading, n_tokens=n_tokens, role=role, vote=vote)
         # Where each speaker turn inside the chunk begins: {"start": absolute char offset, "speaker",
         # "timestamp"}, so a quote taken from the middle of a chunk is attributed to whoever said it.
         d["turns"] = list(turns or [])

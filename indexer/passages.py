@@ -237,6 +237,21 @@ class PassageStore:
         return total, docs
 
     @_locked
+    def all_metadata(self) -> list[DocumentMeta]:
+        """Every document's metadata, by document id: what meetings are grouped from."""
+        return [DocumentMeta.from_dict(json.loads(m)) for (m,) in
+                self._db.execute("SELECT meta FROM documents ORDER BY doc_id")]
+
+    @_locked
+    def passages_of(self, doc_ids: Sequence[str]) -> list[Passage]:
+        """Every passage of these documents, document by document in reading order."""
+        out: list[Passage] = []
+        for doc_id in doc_ids:
+            rows = self._db.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY row", (doc_id,))
+            out.extend(_row_to_passage(r) for r in rows)
+        return out
+
+    @_locked
     def document(self, doc_id: str) -> tuple[DocumentMeta, str] | None:
         """The metadata and cleaned full text of one document, or None when there is no such document."""
         r = self._db.execute("SELECT meta, text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()

@@ -23,7 +23,7 @@ from service.deps import install_build_header
 from service.errors import install_error_handlers
 from service.holder import EngineHolder
 from service.posture import harden
-from service.routes import answers, documents, meta, search
+from service.routes import answers, documents, meetings, meta, search
 
 DESCRIPTION = (
     "Semantic search and cited answers over UK local council papers. Every error has the shape "
@@ -58,6 +58,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     install_build_header(app)
     harden(app, settings)  # local docs, body-size/read limits, declared OpenAPI limits (service/posture.py)
-    for module in (search, answers, documents, meta):
+    for module in (search, answers, documents, meetings, meta):
         app.include_router(module.router)
     return app

@@ -48,6 +48,8 @@ Citation = create_model(  # type: ignore[call-overload]
     **{f.cite_as: (_optional(f), PydField(None, description=f.description)) for f in CITATION_FIELDS},
     char_start=(int, PydField(..., description="Start offset of the passage in the document text.")),
     char_end=(int, PydField(..., description="End offset (exclusive) of the passage in the document text.")),
+    meeting_id=(str | None, PydField(None, description="The passage's meeting (GET /meetings/{id}): its paper's "
+                                     "date, council and committee; null where the paper has no date.")),
 )
 
 
@@ -128,6 +130,10 @@ class AskResponse(BaseModel):
     auto_filters: dict[str, str] = PydField(..., description="The subset of filters inferred from the question.")
     boosts: dict[str, list[str]] = PydField(default_factory=dict, description="Facet values used as boosts.")
     llm_error: str | None = PydField(None, description="Why the language model's answer was not used, if it was not.")
+    parts: dict[Literal["decided", "proposed", "said"], list[int]] | None = PydField(
+        None, description="For a question about what was decided: the citation numbers [n] of each labelled part "
+        "of the answer (Decided: minutes' resolutions; Proposed: reports' recommendations; Said: the rest). "
+        "null for other questions.")
     took_ms: float = PydField(..., description="Server time spent, in milliseconds.")
 
 
@@ -222,3 +228,72 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody = PydField(..., description="The error.")
+
+
+class VoteModel(BaseModel):
+    for_: int | None = PydField(None, alias="for", description="Votes for, where stated or countable.")
+    against: int | None = PydField(None, description="Votes against.")
+    abstained: int | None = PydField(None, description="Abstentions.")
+    absent: int | None = PydField(None, description="Members recorded absent.")
+    unanimous: bool = PydField(False, description="Recorded as unanimous or all in favour.")
+    outcome: Literal["carried", "lost"] | None = PydField(None, description="Carried or lost, where recorded.")
+
+
+class Excerpt(BaseModel):
+    text: str = PydField(..., description="The passage text (its first 600 characters).")
+    citation: Citation = PydField(..., description="Where the passage comes from.")
+    vote: VoteModel | None = PydField(None, description="A decision's recorded vote, parsed.")
+
+
+class PaperModel(BaseModel):
+    document_id: str = PydField(..., description="Id of the document (see GET /documents/{id}).")
+    title: str | None = PydField(None, description="Document title.")
+    doc_type: str | None = PydField(None, description="minutes, report, transcript, notes, agenda or other.")
+    url: str | None = PydField(None, description="Source URL, when known.")
+
+
+class MeetingModel(BaseModel):
+    id: str = PydField(..., description="Stable meeting id: date, council and committee.")
+    council: str = PydField(..., description="Council.")
+    committee: str | None = PydField(None, description="Committee or meeting.")
+    date: str = PydField(..., description="Meeting date, YYYY-MM-DD.")
+    papers: list[PaperModel] = PydField(..., description="The meeting's indexed papers.")
+
+
+class MeetingsResponse(BaseModel):
+    total: int = PydField(..., description="Meetings that match.")
+    limit: int = PydField(..., description="Page size.")
+    offset: int = PydField(..., description="Meetings skipped.")
+    meetings: list[MeetingModel] = PydField(..., description="One page of meetings, newest first.")
+
+
+class ItemModel(BaseModel):
+    item: str = PydField(..., description="Agenda item as the first paper gives it ('' for passages outside "
+                         "any item).")
+    number: str | None = PydField(None, description="The item's number, when it has one.")
+    papers: list[str] = PydField(..., description="Documents that hold the item (matched by number or title).")
+    decisions: list[Excerpt] = PydField(..., description="Passages recording decisions, with votes.")
+    recommendations: list[Excerpt] = PydField(..., description="Passages recommending what to decide.")
+    discussion: list[Excerpt] = PydField(..., description="The first discussion passages (questions, answers, "
+                                         "the rest).")
+    discussion_total: int = PydField(..., description="All discussion passages of the item.")
+
+
+class MeetingDetailResponse(MeetingModel):
+    items: list[ItemModel] = PydField(..., description="Agenda items in order, across the meeting's papers.")
+
+
+class TimelinePointModel(BaseModel):
+    meeting_id: str = PydField(..., description="The meeting (GET /meetings/{id}).")
+    council: str = PydField(..., description="Council.")
+    committee: str | None = PydField(None, description="Committee.")
+    date: str = PydField(..., description="Meeting date.")
+    passages: int = PydField(..., description="Passages about the topic (relevant enough to answer from).")
+    decisions: list[Excerpt] = PydField(..., description="Decisions among them.")
+    links: list[Excerpt] = PydField(..., description="The first of those passages, with citations.")
+
+
+class TimelineResponse(BaseModel):
+    query: str = PydField(..., description="The topic as given.")
+    filters_applied: dict[str, str] = PydField(..., description="Filters in force.")
+    points: list[TimelinePointModel] = PydField(..., description="One point per meeting, in date order.")

@@ -1,5 +1,6 @@
-"""The shape of an extractive answer (issue 11): lead line, attributed whole-sentence quotes in document
-order, decisions first when asked, no headings or fragments quoted, spacing repaired only in what is shown."""
+"""The shape of an extractive answer (issues 11 and 14): lead line, attributed whole-sentence quotes in
+document order, decided / proposed / said parts when asked what was decided, no headings or fragments
+quoted, spacing repaired only in what is shown."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from core import answer as ans
 from core import compose
+from core.parts import three_parts
 from core.query import Mention, Understanding
 from core.scope import out_of_range, unknown_council
 from indexer.models import Passage
@@ -75,16 +77,32 @@ def test_answer_has_a_lead_line_and_attributed_quotes_in_document_order() -> Non
     assert all(t.text[q.start - t.char_start:q.end - t.char_start] == q.text for q in c.quotes)
 
 
-def test_decisions_lead_when_the_question_asks_what_was_decided() -> None:
+def test_a_decision_question_gets_decided_proposed_and_said_parts() -> None:
     t, m = _transcript(), _minutes()
+    m.role, m.doc_type = "decision", "minutes"
     ranked = [(t, 1, 0.9), (m, 2, 0.8)]
-    ex = _extraction([t, m], [(0, "There is a reduction"), (1, "RESOLVED")])
+    ex = _extraction([t, m], [(0, "There is a reduction")])  # the resolution itself was not chosen
     assert ans.asks_decision("What did the board decide about bin collections?")
-    text, cites = compose.extractive(ex, ranked, decisions_first=True)
-    assert [c.passage.id for c in cites] == ["m", "t"]
-    assert text.split("\n")[1].startswith('"RESOLVED – That the Board supports') and text.split("\n")[1].endswith("[1]")
-    _, plain = compose.extractive(ex, ranked)
-    assert [c.passage.id for c in plain] == ["t", "m"]
+    text, cites, parts = three_parts(ex, ranked, ans.keywords("What did the board decide about bin collections?"))
+    assert [c.passage.id for c in cites] == ["m", "t"]  # the minutes' resolution is [1]
+    assert parts == {"decided": [1], "proposed": [], "said": [2]}
+    assert text.split("\n")[1:] == [
+        "Decided:",
+        '"RESOLVED – That the Board supports the fortnightly black bin collection pilot." [1]',
+        "Proposed: no recommendation is recorded in the indexed papers.",
+        "Said:",
+        'Alison Hinds, 1:38:06: "There is a reduction in the contribution to the youth zone." [2]',
+    ]
+
+
+def test_a_resolution_about_another_matter_is_not_quoted_as_decided() -> None:
+    t, m = _transcript(), _minutes()
+    m.role = "decision"
+    ex = _extraction([t, m], [(0, "There is a reduction")])
+    terms = ans.keywords("What was decided on the youth zone?")
+    text, cites, parts = three_parts(ex, [(t, 1, 0.9), (m, 2, 0.8)], terms)
+    assert parts["decided"] == [] and [c.passage.id for c in cites] == ["t"]
+    assert "Decided: no decision is recorded in the indexed papers." in text.split("\n")
 
 
 def test_fragments_and_headings_are_never_picked() -> None:

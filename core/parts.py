@@ -1,0 +1,141 @@
+"""Answers that keep decided, proposed and said apart, for questions about what a council decided.
+
+    From Trafford Council: Children's Scrutiny Committee [1].
+    Decided:
+    "RESOLVED: 1) That the report be noted. 2) That a further update be submitted in six months time." [1]
+    Proposed: no recommendation is recorded in the indexed papers.
+    Said:
+    "Councillor Parker asked a question regarding ambition 6 on domestic abuse. ..." [1]
+
+Decided quotes the resolutions, motions and outcome lines of decision passages (`indexer.roles`),
+minutes first; Proposed the recommendations of reports; Said the quotes chosen for the question that
+are neither. A decision or recommendation passage is used only where it falls under the same agenda
+item of the same paper as a chosen quote, or holds at least half the question's keywords, so a
+resolution about another matter in the same top passages is not quoted as the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from core import answer as ans
+from core.compose import Ranked, attributed, cite, lead_line
+from core.results import AnswerCitation
+from indexer.models import Passage
+from indexer.roles import records_decision, records_recommendation
+from indexer.structure import opens_decision
+
+PARTS: tuple[str, ...] = ("decided", "proposed", "said")
+LABELS = {"decided": "Decided", "proposed": "Proposed", "said": "Said"}
+MISSING = {"decided": "no decision is recorded in the indexed papers.",
+           "proposed": "no recommendation is recorded in the indexed papers.",
+           "said": "nothing else said about it was found in the indexed papers."}
+MAX_SOURCES = 2  # decision (and recommendation) passages quoted per part
+MAX_SPAN_CHARS = 900  # a resolution with its numbered points, not a page of them
+MIN_COVERAGE = 0.5  # share of the question's keywords an unrelated decision passage must hold
+
+Spans = list[tuple[int, int]]
+
+
+def _runs(p: Passage, accepts: Callable[[str], bool]) -> Spans:
+    """Spans of `p.text` made of adjacent units that `accepts` takes (a resolution's numbered points are
+    one run), each run merged into one span and
+    widened to a decision opener line ("RESOLVED:") just above it."""
+    runs: Spans = []
+    joined = False  # whether the unit before was taken, so this one may continue its run
+    for u in ans.passage_units([p]):
+        if not accepts(u.text):
+            joined = False
+            continue
+        if runs and joined and not p.text[runs[-1][1]:u.start].strip():
+            runs[-1] = (runs[-1][0], u.end)
+        else:
+            runs.append((u.start, u.end))
+        joined = True
+    return [(_opener_above(p.text, s), min(e, s + MAX_SPAN_CHARS)) for s, e in runs]
+
+
+def _opener_above(text: str, start: int) -> int:
+    """Where the quote begins once a short opener line above it ("RESOLVED:", "Agreed:") is taken in."""
+    head = text[:start].rstrip()
+    line_start = head.rfind("\n") + 1
+    line = head[line_start:]
+    return line_start if line and len(line.split()) <= 3 and opens_decision(line) else start
+
+
+def _related(p: Passage, quoted: Sequence[Passage], terms: set[str]) -> bool:
+    """A decision passage that belongs with the quotes chosen for the question, or is about its words."""
+    if p.agenda_item and any(q.doc_id == p.doc_id and q.agenda_item == p.agenda_item for q in quoted):
+        return True
+    return bool(terms) and ans.keyword_coverage(terms, [p]) >= MIN_COVERAGE
+
+
+def _pick(ranked: Ranked, role: str, accepts: Callable[[str], bool], quoted: Sequence[Passage],
+          terms: set[str]) -> list[tuple[int, Spans]]:
+    """Passages of `role` related to the question, minutes first, then by rank: their quotable runs."""
+    found = []
+    for i, (p, rank, _) in enumerate(ranked):
+        if p.role == role and _related(p, quoted, terms):
+            spans = _runs(p, accepts)
+            if spans:
+                found.append((0 if p.doc_type == "minutes" else 1, rank, i, spans))
+    return [(i, spans) for _, _, i, spans in sorted(found)[:MAX_SOURCES]]
+
+
+def _absorb(ex: ans.Extraction, shown: dict[str, list[tuple[int, Spans]]]) -> tuple[list[tuple[int, Spans]],
+                                                                           dict[int, tuple[int, int]]]:
+    """The Said part: the chosen quotes that no decided or proposed span overlaps, source by source, best
+    source first. A chosen quote that overlaps such a span widens it instead (the quote stays whole),
+    and becomes its passage's best quote; returns those best spans by passage too."""
+    said: dict[int, Spans] = {}
+    best: dict[int, tuple[int, int]] = {}
+    for ch in ex.chosen:  # best first
+        i, s, e = ch.unit.passage_index, ch.start, ch.stop
+        hit = next(((part, k, j) for part in ("decided", "proposed") for k, (pi, spans) in enumerate(shown[part])
+                    if pi == i for j, (a, b) in enumerate(spans) if a < e and s < b), None)
+        if hit is None:
+            said.setdefault(i, []).append((s, e))
+            best.setdefault(i, (s, e))
+            continue
+        part, k, j = hit
+        a, b = shown[part][k][1][j]
+        shown[part][k][1][j] = wide = (min(a, s), max(b, e))
+        best.setdefault(i, wide)
+    return list(said.items()), best
+
+
+def three_parts(ex: ans.Extraction, ranked: Ranked, terms: set[str]
+                ) -> tuple[str, list[AnswerCitation], dict[str, list[int]]]:
+    """The Decided / Proposed / Said answer, its citations (numbered in the order shown) and each part's
+    citation numbers."""
+    quoted = [ranked[ch.unit.passage_index][0] for ch in ex.chosen]
+    chosen: dict[str, list[tuple[int, Spans]]] = {
+        "decided": _pick(ranked, "decision", records_decision, quoted, terms),
+        "proposed": _pick(ranked, "recommendation", records_recommendation, quoted, terms),
+    }
+    chosen["said"], best = _absorb(ex, chosen)
+    number: dict[int, int] = {}
+    for part in PARTS:
+        for i, _ in chosen[part]:
+            number.setdefault(i, len(number) + 1)
+    spans_of: dict[int, Spans] = {i: [span] for i, span in best.items()}  # the best quote first
+    for part in PARTS:
+        for i, spans in chosen[part]:
+            spans_of.setdefault(i, []).extend(sp for sp in spans if sp not in spans_of[i])
+    citations = [cite(n, ranked, i, spans_of[i]) for i, n in sorted(number.items(), key=lambda kv: kv[1])]
+    by_index = {i: c for (i, _), c in zip(sorted(number.items(), key=lambda kv: kv[1]), citations, strict=True)}
+    lines = [lead_line(citations)]
+    parts: dict[str, list[int]] = {}
+    for part in PARTS:
+        parts[part] = list(dict.fromkeys(number[i] for i, _ in chosen[part]))
+        if not chosen[part]:
+            lines.append(f"{LABELS[part]}: {MISSING[part]}")
+            continue
+        lines.append(f"{LABELS[part]}:")
+        for i, spans in chosen[part]:
+            c = by_index[i]
+            shown = [q for q in c.quotes if any(q.start - c.passage.char_start == s for s, _ in spans)]
+            for k, q in enumerate(shown):
+                vote = c.passage.vote if part == "decided" and k == len(shown) - 1 else None
+                lines.append(attributed(q, c.n) + (f" (vote: {vote})" if vote else ""))
+    return "\n".join(lines), citations, parts
