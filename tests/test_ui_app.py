@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -17,7 +18,7 @@ sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "tests")) if p not in sys.path
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from ui_fakes import PANEL, QUOTE, WOLVES, FakeApi, free_port, serve_fake_api  # noqa: E402
 
-from ui import briefing, render  # noqa: E402
+from ui import briefing, render, topic  # noqa: E402
 from ui.launch import streamlit_command  # noqa: E402
 
 APP = str(ROOT / "ui" / "app.py")
@@ -420,3 +421,75 @@ def test_stream_errors_are_shown_plainly(app: AppTest, fake: FakeApi) -> None:
     finally:
         fake.flags["llm"] = False
     assert "Unknown council 'Narnia'" in app.error[0].value
+
+
+# ------------------------------------------------------------------------------ timeline and meetings (issue 14)
+
+
+def test_timeline_under_the_answer_shows_a_chosen_meetings_passages(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "youth centres funding")
+    assert_clean(app)
+    assert fake.last("/timeline")["params"] == {"q": "youth centres funding"}
+    assert "This topic over time" in [s.value for s in app.subheader]
+    assert "2 meetings discussed it; 1 recorded a decision (◆). Choose a meeting to see its passages." in texts(app)
+    chart = app.get("vega_lite_chart")
+    assert len(chart) == 1  # the chart is there (and is seen drawn in the real browser)
+    spec = json.loads(chart[0].proto.spec)
+    assert spec["encoding"]["x"]["field"] == "date" and spec["encoding"]["y"]["field"] == "passages"
+    assert spec["params"][0]["name"] == "meeting"  # a point can be chosen on it
+    pick = app.selectbox(key="timeline_meeting")
+    assert pick.options == ["27 November 2024 · Children & Young People Scrutiny Panel · 2 passages",
+                            "13 June 2023 · Cabinet · 1 passage, 1 decision"]
+    timelines = len([r for r in fake.requests if r["path"] == "/timeline"])
+    pick.set_value("2023-06-13--brum-cabinet-2023-06-13").run()
+    assert_clean(app)
+    assert "**Decision (vote: carried, 7 for, 2 against)**" in texts(app)
+    assert len([r for r in fake.requests if r["path"] == "/timeline"]) == timelines  # not fetched again
+    button(app, "Open the meeting").click()
+    app.run()
+    assert app.query_params["meeting"] == "2023-06-13--brum-cabinet-2023-06-13"
+
+
+def test_meeting_page_from_a_citation_and_back(app: AppTest, fake: FakeApi) -> None:
+    ask(app, "youth centres funding")
+    card = next(c for c in app.caption if "Decision (vote: carried, 7 for, 2 against)" in c.value)
+    assert card.value.endswith("Report · Decision (vote: carried, 7 for, 2 against)")
+    app.button(key="meeting_cite_2").click()
+    app.run()
+    assert_clean(app)
+    assert fake.last("/meetings/2023-06-13--brum-cabinet-2023-06-13")
+    assert app.subheader[0].value == "Cabinet"
+    assert "Birmingham City Council · 13 June 2023" in texts(app)
+    assert "*Decided* (vote: carried, 7 for, 2 against)" in texts(app)
+    assert button(app, "Youth services review (Report)")
+    button(app, "Show in document").click()
+    app.run()
+    assert app.query_params["doc"] == "brum-cabinet-2023-06-13"
+    button(app, "← Back to results").click()  # back to the meeting the document was opened from
+    app.run()
+    assert app.query_params["meeting"] == "2023-06-13--brum-cabinet-2023-06-13"
+    app.button(key="back_meeting").click()
+    app.run()
+    assert "meeting" not in app.query_params
+    assert [h.value for h in app.get("html") if "cqa-back-here" in h.value]  # scrolled back to the card
+
+
+def test_timeline_chart_marks_meetings_with_decisions() -> None:
+    points = [{"meeting_id": "m1", "date": "2023-06-13", "committee": "Cabinet", "passages": 1,
+               "decisions": [{"text": "x"}]},
+              {"meeting_id": "m2", "date": "2024-11-27", "committee": "Panel", "passages": 3, "decisions": []}]
+    spec = topic.chart(points).to_dict()
+    rows = spec["data"]["values"]
+    assert [(r["meeting_id"], r["kind"], r["passages"]) for r in rows] == [
+        ("m1", "A decision recorded", 1), ("m2", "Discussed", 3)]
+    assert spec["encoding"]["shape"]["scale"]["range"] == ["diamond", "circle"]
+
+
+def test_answer_parts_are_headed() -> None:
+    md = render.answer_markdown('From A: B [1].\nDecided:\n"RESOLVED: That the report be noted." [1]\n'
+                                "Proposed: no recommendation is recorded in the indexed papers.")
+    assert md.split("  \n")[1:] == ["**Decided:**", '"RESOLVED: That the report be noted." **[1]**',
+                                    "**Proposed:** no recommendation is recorded in the indexed papers."]
+    assert render.vote_text({"for": 4, "against": 1, "abstained": None, "absent": None, "unanimous": False,
+                             "outcome": "carried"}) == "carried, 4 for, 1 against"
+    assert render.vote_text(None) == ""

@@ -161,3 +161,18 @@ def test_ask_a_question_in_the_browser(driver, page_url: str) -> None:  # noqa: 
         "const r = document.getElementById('cqa-back-here').getBoundingClientRect();"
         "return r.top >= 0 && r.top <= window.innerHeight;"))
     assert "Download briefing note (Word)" in driver.find_element(By.TAG_NAME, "body").text
+
+    # The topic's timeline is drawn under the answer, and a source's meeting opens on its own page.
+    chart = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".vega-embed canvas, .vega-embed svg")))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", chart)
+    time.sleep(0.5)
+    assert chart.size["width"] > 100 and chart.size["height"] > 100
+    assert "This topic over time" in driver.find_element(By.TAG_NAME, "body").text
+    driver.save_screenshot(str(artifacts_dir() / "ui_timeline.png"))
+    driver.find_element(By.XPATH, "//button[.//p[text()='Open the meeting']]").click()
+    wait.until(lambda d: "Papers" in d.find_element(By.TAG_NAME, "body").text)
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert "Children & Young People Scrutiny Panel" in body and "27 November 2024" in body
+    assert "Our Future Council" in body  # its agenda items, each with what was decided and said
+    time.sleep(0.5)
+    driver.save_screenshot(str(artifacts_dir() / "ui_meeting.png"))

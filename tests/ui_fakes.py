@@ -82,6 +82,9 @@ def _citation(doc_id: str, span: tuple[int, int], **extra: Any) -> dict[str, Any
         "char_start": span[0],
         "char_end": span[1],
         "url": doc["source_url"],
+        "role": extra.get("role", "discussion"),
+        "vote": extra.get("vote"),
+        "meeting_id": f"{doc['date']}--{doc_id}",
     }
 
 
@@ -96,8 +99,10 @@ PASSAGES = [
         _citation("wolves-cyp-2024-11-27", SPAN_2, agenda_item="8 Our Future Council",
                   speaker="Alison Hinds", timestamp="1:12:40"),
     ),
-    (BRUM_TEXT, _citation("brum-cabinet-2023-06-13", (0, len(BRUM_TEXT)), page=2)),
+    (BRUM_TEXT, _citation("brum-cabinet-2023-06-13", (0, len(BRUM_TEXT)), page=2, role="decision",
+                          vote="carried, 7 for, 2 against")),
 ]  # fmt: skip
+MEETING_VOTE = {"for": 7, "against": 2, "abstained": None, "absent": None, "unanimous": False, "outcome": "carried"}
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -231,6 +236,44 @@ def make_app(record: list[dict[str, Any]], flags: dict[str, Any] | None = None) 
         events = [("delta", {"text": t}) for t in (written if answer["found"] else [])] + [("answer", answer)]
         raw = "".join(f"event: {e}\ndata: {json.dumps(d)}\n\n" for e, d in events)
         return StreamingResponse(iter([raw.encode()]), media_type="text/event-stream")
+
+    @app.get("/timeline")
+    def timeline(request: Request) -> dict[str, Any]:
+        p = dict(request.query_params)
+        given = {k: p.get(k) for k in ("council", "committee", "doc_type", "speaker", "date_from", "date_to")}
+        applied, _ = _filters(p.get("q", ""), given, True)
+        points: dict[str, dict[str, Any]] = {}
+        for text, cit in _matches(p.get("q", ""), applied):
+            point = points.setdefault(cit["meeting_id"], {
+                "meeting_id": cit["meeting_id"], "council": cit["council"], "committee": cit["committee"],
+                "date": cit["date"], "passages": 0, "decisions": [], "links": []})
+            point["passages"] += 1
+            point["links"].append({"text": text[:200], "citation": cit})
+            if cit["role"] == "decision":
+                point["decisions"].append({"text": text, "citation": cit, "vote": None})
+        return {"query": p.get("q", ""), "filters_applied": applied,
+                "points": sorted(points.values(), key=lambda x: x["date"])}
+
+    @app.get("/meetings/{meeting_id:path}", response_model=None)
+    def meeting(meeting_id: str) -> dict[str, Any] | JSONResponse:
+        cits = [(t, c) for t, c in PASSAGES if c["meeting_id"] == meeting_id]
+        if not cits:
+            return _error(404, "meeting_not_found", f"No meeting {meeting_id!r} in the index.")
+        c0 = cits[0][1]
+        doc = DOCUMENTS[c0["document_id"]]
+        items: dict[str, dict[str, Any]] = {}
+        for text, c in cits:
+            item = items.setdefault(c["agenda_item"] or "", {
+                "item": c["agenda_item"] or "", "number": None, "papers": [c["document_id"]], "decisions": [],
+                "recommendations": [], "discussion": [], "discussion_total": 0})
+            if c["role"] == "decision":
+                item["decisions"].append({"text": text, "citation": c, "vote": MEETING_VOTE})
+            else:
+                item["discussion"].append({"text": text, "citation": c})
+                item["discussion_total"] += 1
+        return {"id": meeting_id, "council": c0["council"], "committee": c0["committee"], "date": c0["date"],
+                "papers": [{"document_id": doc["document_id"], "title": doc["title"], "doc_type": doc["doc_type"],
+                            "url": doc["source_url"]}], "items": list(items.values())}
 
     @app.get("/documents/{document_id:path}", response_model=None)
     def document(document_id: str) -> dict[str, Any] | JSONResponse:

@@ -147,6 +147,14 @@ class ApiClient:
     def document(self, document_id: str) -> dict[str, Any]:
         return self._request("GET", f"/documents/{quote(document_id, safe='')}")
 
+    def timeline(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GET /timeline: per meeting, how much the topic `q` was discussed and what was decided."""
+        return self._request("GET", "/timeline", params=_clean(params))
+
+    def meeting(self, meeting_id: str) -> dict[str, Any]:
+        """GET /meetings/{id}: a meeting's papers and agenda items with their decisions and discussion."""
+        return self._request("GET", f"/meetings/{quote(meeting_id, safe='')}")
+
 
 def _read_events(response: httpx.Response, on_delta: Callable[[str], None]) -> dict[str, Any] | None:
     """The `answer` event's body from a server-sent event stream, passing each `delta` text on."""

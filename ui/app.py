@@ -20,7 +20,7 @@ from pydantic import ValidationError  # noqa: E402
 
 from common.fields import FACET_FIELDS, FILTER_FIELDS, MODE_LABELS, Field  # noqa: E402
 from common.settings import Settings  # noqa: E402
-from ui import briefing, render, state  # noqa: E402
+from ui import briefing, render, state, topic  # noqa: E402
 from ui.api_client import ApiClient, ServiceProblem  # noqa: E402
 
 EXAMPLE = "what did Wolverhampton say about youth zone funding"
@@ -36,7 +36,7 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
   border: 1px solid rgba(49, 51, 63, .2); border-radius: .5rem; line-height: 1.65; }
 .cqa-doc mark#cited { background: #ffd43b; outline: 2px solid #f59f00; scroll-margin: 30vh; }
 .cqa-doc .cqa-cited-passage { background: #fff8db; }
-.st-key-back_top { position: sticky; top: 3.75rem; z-index: 100; }
+.st-key-back_top, .st-key-back_meeting { position: sticky; top: 3.75rem; z-index: 100; }
 </style>"""
 SCROLL_BACK = """<div id="cqa-back-here"></div><script>
 setTimeout(function () {
@@ -267,6 +267,9 @@ def citation_card(c: dict[str, Any], question: str, label: str, key: str,
                     args=(c["document_id"], c.get("char_start"), c.get("char_end"),
                           render.spans_param(render.quote_offsets(c)), key),
                 )
+            if c.get("meeting_id"):
+                st.button("Open the meeting", key=f"meeting_{key}", on_click=state.on_open_meeting,
+                          args=(c["meeting_id"], key))
 
 
 def downloads(data: dict[str, Any], question: str, citations: list[dict[str, Any]]) -> None:
@@ -288,7 +291,8 @@ def downloads(data: dict[str, Any], question: str, citations: list[dict[str, Any
                                on_click="ignore")
 
 
-def show_answer(data: dict[str, Any], question: str) -> None:
+def show_answer(data: dict[str, Any], question: str, client: ApiClient | None = None,
+                filters: dict[str, str] | None = None) -> None:
     answer = (data.get("answer") or "").strip()
     citations: list[dict[str, Any]] = data.get("citations") or []
     found = bool(data.get("found", True) and answer)
@@ -306,12 +310,17 @@ def show_answer(data: dict[str, Any], question: str) -> None:
         st.info(
             answer or "The papers searched do not seem to answer this question. Try other words, or remove a filter."
         )
+    timeline = None
     if found:
         downloads(data, question, citations)
+        timeline = st.container()  # filled last: the sources show while the timeline is fetched
     if citations:
         st.subheader("Sources")
         for i, c in enumerate(citations):
             citation_card(c, question, f"[{c.get('n', i + 1)}]", f"cite_{i}", quote=render.quote_spans(c))
+    if timeline is not None and client is not None:
+        with timeline:
+            topic.show_timeline(client, question, filters or {})
 
 
 def show_results(data: dict[str, Any], question: str) -> None:
@@ -409,6 +418,10 @@ def main() -> None:
     if doc_id:
         show_document(client, doc_id)
         return
+    meeting_id = st.query_params.get("meeting")
+    if meeting_id:
+        topic.show_meeting(client, meeting_id)
+        return
     result = ss.get("result")
     if ss.get("error"):
         st.error(ss["error"])
@@ -420,7 +433,7 @@ def main() -> None:
     data, request = result["data"], result["request"]
     filter_chips(data)
     if request.kind == "ask":
-        show_answer(data, request.question)
+        show_answer(data, request.question, client, dict(request.filters))
     else:
         show_results(data, request.question)
 

@@ -29,6 +29,7 @@ SOURCE_COLUMNS = ["n", "search_rank", "score", *(f.cite_as for f in CITATION_FIE
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _CITE = re.compile(r"\[(\d+)\]")
 _CITES = re.compile(r"(?:\[\d+\])+")  # "[1]" or a run "[1][2][3]"
+_PART = re.compile(r"^(Decided|Proposed|Said):", re.MULTILINE)  # the parts of an answer about a decision
 
 
 # ---------------------------------------------------------------- small formatting helpers
@@ -113,7 +114,27 @@ def citation_details(c: dict[str, Any]) -> list[str]:
         out.append(f"Page {c['page']}")
     if c.get("doc_type"):
         out.append(str(c["doc_type"]).replace("_", " ").capitalize())
+    if c.get("role") and c["role"] != "discussion":
+        out.append(str(c["role"]).capitalize() + (f" (vote: {c['vote']})" if c.get("vote") else ""))
     return out
+
+
+def meeting_label(m: dict[str, Any], with_counts: bool = False) -> str:
+    """'27 November 2024 · Children & Young People Scrutiny Panel' (and, with counts, '· 3 passages, 1 decision')."""
+    label = " · ".join(x for x in (format_date(m.get("date")), m.get("committee") or m.get("council")) if x)
+    if with_counts:
+        n, d = int(m.get("passages") or 0), len(m.get("decisions") or [])
+        label += f" · {n} passage{'s' if n != 1 else ''}" + (f", {d} decision{'s' if d != 1 else ''}" if d else "")
+    return label
+
+
+def vote_text(vote: dict[str, Any] | None) -> str:
+    """A parsed vote as a person reads it: 'carried, 11 for, 2 against' ('' when none was recorded)."""
+    if not vote:
+        return ""
+    head = (vote.get("outcome") or "recorded") + (" unanimously" if vote.get("unanimous") else "")
+    counts = [f"{vote[k]} {k}" for k in ("for", "against", "abstained", "absent") if vote.get(k) is not None]
+    return ", ".join([head, *counts])
 
 
 def citation_text(c: dict[str, Any]) -> str:
@@ -211,6 +232,7 @@ def answer_markdown(answer: str) -> str:
     answer (its lead line, each quote) a line of its own."""
     safe = answer.replace("\\", "\\\\").replace("$", "\\$")
     bold = _CITES.sub(lambda m: f"**{m.group(0)}**", safe)
+    bold = _PART.sub(lambda m: f"**{m.group(1)}:**", bold)  # "Decided:", "Proposed:", "Said:" as headings
     return "  \n".join(bold.split("\n"))
 
 

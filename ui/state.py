@@ -181,12 +181,36 @@ def on_open_document(doc_id: str, start: int | None, end: int | None, quotes: st
         params |= {"start": str(start), "end": str(end)}
     if quotes:
         params["quotes"] = quotes
+    meeting = st.query_params.get("meeting")
+    if meeting:  # opened from a meeting's page: "Back" goes back to it
+        st.session_state["back_to_meeting"] = meeting
+    else:
+        st.session_state["return_to"] = card
     st.query_params.clear()
     st.query_params.update(params)
-    st.session_state["return_to"] = card
 
 
 def on_close_document() -> None:
-    """"Back to results": the results as they were, scrolled back to the card the document was opened from."""
+    """"Back": to the meeting page the document was opened from, else to the results as they were,
+    scrolled back to the card the document was opened from."""
+    st.query_params.clear()
+    meeting = st.session_state.pop("back_to_meeting", None)
+    if meeting:
+        st.query_params["meeting"] = meeting
+        return
+    st.session_state["scroll_to"] = st.session_state.pop("return_to", None)
+
+
+def on_open_meeting(meeting_id: str, card: str | None = None) -> None:
+    """"Open the meeting": the meeting's page (its papers, items, decisions); `card` is where to come back to."""
+    st.query_params.clear()
+    st.query_params["meeting"] = meeting_id
+    st.session_state.pop("back_to_meeting", None)
+    if card:
+        st.session_state["return_to"] = card
+
+
+def on_close_meeting() -> None:
+    """"Back to results" from a meeting's page."""
     st.query_params.clear()
     st.session_state["scroll_to"] = st.session_state.pop("return_to", None)
