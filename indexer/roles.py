@@ -312,8 +312,20 @@ def segment_roles(text: str, segments: Sequence[Segment], doc_type: str | None) 
             under_recommendation = bool(_RECOMMEND_HEAD_RE.match(_first_line(t)))
             roles.append("decision" if _OUTCOME_RE.match(_first_line(t)) else "discussion")
             continue
-        roles.append(_role_of(seg, t, doc_type, i in motion, under_recommendation, roles[-1] if roles else None))
+        roles.append(_role_of(seg, t, doc_type, i in motion, under_recommendation, _last_said(roles, texts)))
     return roles
+
+
+_HANDOVER_WORDS = 8  # a turn this short ("Cllr Jane Francis - 1:50:32", "Thank you.") hands over, says nothing
+
+
+def _last_said(roles: Sequence[str], texts: Sequence[str]) -> str | None:
+    """The role of the last segment that said something, passing over the chair's short handovers, so a
+    reply given after "Thank you, Alison" still follows the question."""
+    for role, text in zip(reversed(roles), reversed(texts[:len(roles)]), strict=False):
+        if len(text.split()) > _HANDOVER_WORDS:
+            return role
+    return None
 
 
 def _role_of(seg: Segment, t: str, doc_type: str | None, in_motion: bool, under_recommendation: bool,

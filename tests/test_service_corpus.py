@@ -64,3 +64,35 @@ def test_unanswerable_questions_abstain(client: TestClient, question: str) -> No
 def test_answerable_questions_answer(client: TestClient) -> None:
     data = client.post("/ask", json={"question": "How many voluntary organisations are there in Salford?"}).json()
     assert data["found"] and any("1,665" in c["quote"] for c in data["citations"])
+
+
+def test_timeline_of_youth_zone_lists_the_wolverhampton_panel(client: TestClient) -> None:
+    data = client.get("/timeline", params={"q": "youth zone"}).json()
+    ids = [p["meeting_id"] for p in data["points"]]
+    assert "2024-11-27--city-of-wolverhampton-council--children-young-people-scrutiny-panel" in ids
+    panel = next(p for p in data["points"] if p["date"] == "2024-11-27")
+    assert panel["passages"] >= 2 and any("youth zone" in x["text"].lower() for x in panel["links"])
+    meeting = client.get(f"/meetings/{panel['meeting_id']}").json()
+    assert meeting["papers"][0]["doc_type"] == "transcript"
+    assert any(i["item"].startswith("8 Our Future Council") for i in meeting["items"])
+
+
+def test_what_trafford_resolved_leads_with_the_resolution_from_the_minutes(client: TestClient) -> None:
+    data = client.post("/ask", json={"question": "what did Trafford resolve about the children's social care "
+                                                 "update"}).json()
+    lines = data["answer"].split("\n")
+    assert lines[1] == "Decided:"
+    assert lines[2] == ('"RESOLVED: 1) That the report be noted. 2) That a further update be submitted in six '
+                        'months time." [1]')
+    first = data["citations"][0]
+    assert first["doc_type"] == "minutes" and first["role"] == "decision" and first["council"] == "Trafford Council"
+    assert data["parts"]["decided"] == [1] and "Proposed: no recommendation is recorded in the indexed papers." in lines
+    assert lines.index("Said:") > 2 and data["parts"]["said"]
+
+
+def test_role_filter_keeps_only_decisions(client: TestClient) -> None:
+    data = client.get("/search", params={"q": "report noted", "role": "decision"}).json()
+    assert data["results"] and all(r["citation"]["role"] == "decision" for r in data["results"])
+    assert data["filters_applied"]["role"] == "decision"
+    facets = client.get("/facets").json()
+    assert {f["value"] for f in facets["roles"]} <= {"decision", "recommendation", "question", "answer", "discussion"}
