@@ -128,12 +128,16 @@ _PROSE_COUNT_RE = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:members?\s+|councillors?\s+)?"
     r"(?:were\s+|voted\s+)?(in\s+favou?r|votes?\s+for|against|abstentions?|abstained|absent)\b", re.IGNORECASE)
 _NAMED_ABSTAINED_RE = re.compile(r"\b[A-Z][A-Za-z.]{0,20}\s+abstained\b|\(\s*[A-Z]{1,4}\s+abstained\s*\)")
+_TALLY_RE = re.compile(r"^\W*[^\n():|]{2,80}\((\d+|none|no)(?:\s+votes?)?\)\s*:", re.IGNORECASE)
+_ROLL_NAME = r"\b(?:Mr|Ms|Mrs|Miss|Dr|Cllr|Councillor|Commissioner|Alderman)\.?\s+[A-Z][\w'’-]+[.?,]\s+"
+_ROLL_YES_RE = re.compile(_ROLL_NAME + r"(?:yes|aye)\b", re.IGNORECASE)
+_ROLL_NO_RE = re.compile(_ROLL_NAME + r"(?:no|nay)\b", re.IGNORECASE)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10}
 _CARRIED_RE = re.compile(r"\b(?:passed|passes|carried|carries|adopted|approved|agreed|accepted)\b", re.I)
 _LOST_RE = re.compile(r"\b(?:failed|fails|lost|defeated|rejected|fell)\b", re.I)
 # "All in favour." records a unanimous vote; a chair's "all in favor, say aye" only calls one.
-_UNANIMOUS_RE = re.compile(r"\bunanimous(?:ly)?\b|\ball\s+(?:were\s+|members\s+)?in\s+favou?r\b"
+_UNANIMOUS_RE = re.compile(r"\bunanimous(?:ly)?\b|\ball\s+were\s+in\s+favou?r\b|\ball\s+(?:members\s+)?in\s+favou?r\b"
                            r"(?!,?\s+(?:of|for|say|please|signify|raise|to)\b)"
                            r"|\ball\s+agreed\b"
                            r"|\bnem\.?\s*con\b", re.I)
@@ -183,13 +187,24 @@ def parse_vote(text: str) -> Vote | None:
         named = _NAMED_ABSTAINED_RE.findall(text)
         if named:
             counts["abstained"] = len(named)
+    tally = _TALLY_RE.match(text)
+    if tally and "for" not in counts:  # "Marsha Lemon (2 votes): C. Rahman, P. Cuddy": a ballot's count
+        counts["for"] = 0 if tally.group(1).lower() in ("none", "no") else int(tally.group(1))
+    if "for" not in counts and _vote_context(text):
+        yes, no = len(_ROLL_YES_RE.findall(text)), len(_ROLL_NO_RE.findall(text))
+        if yes:  # a roll call: "Ms. Owen. Yes. Mr. Norman. Yes."
+            counts["for"] = yes
+            if no:
+                counts["against"] = no
     by = _BY_RE.search(text) if ("for" not in counts and _vote_context(text)) else None
     if by:
         a, b = (int(x) for x in (by.group(1) or by.group(3), by.group(2) or by.group(4)))
         counts.setdefault("for", a)
         counts.setdefault("against", b)
     unanimous = bool(_UNANIMOUS_RE.search(text))
-    outcome = _outcome(text, counts)
+    # Counts decide the outcome when they are the whole vote: both sides given, or a table of every voter.
+    complete = "against" in counts or bool(_TABLE_HEAD_RE.search(text))
+    outcome = _outcome(text, counts, complete)
     if not counts and not unanimous and (outcome is None or not (_OUTCOME_RE.search(_first_line(text))
                                                                  or _vote_context(text))):
         return None  # "lost" or "approved" alone, outside the words of a vote, records none
@@ -202,13 +217,13 @@ def _vote_context(text: str) -> bool:
     return bool(re.search(r"\b(?:motion|vote|voted|carried|passed|failed|lost|favou?r|majority)\b", text, re.I))
 
 
-def _outcome(text: str, counts: dict[str, int]) -> str | None:
+def _outcome(text: str, counts: dict[str, int], complete: bool) -> str | None:
     lost, carried = _LOST_RE.search(text), _CARRIED_RE.search(text)
     if lost and (not carried or lost.start() < carried.start()):
         return "lost"
     if carried:
         return "carried"
-    if "for" in counts and counts["for"] != counts.get("against", 0):
+    if complete and "for" in counts and counts["for"] != counts.get("against", 0):
         return "carried" if counts["for"] > counts.get("against", 0) else "lost"
     return "carried" if _UNANIMOUS_RE.search(text) else None
 

@@ -69,6 +69,10 @@ def test_a_report_recommends_and_a_motion_with_its_vote_decides(tmp_path: Path) 
      Vote(None, None, None, None, True, "carried")),
     ("6 votes for 1 abstention - Carried", Vote(6, None, 1, None, False, "carried")),
     ("The amendment was put to the vote and lost.", Vote(None, None, None, None, False, "lost")),
+    ("Marsha Lemon (2 votes): C. Rahman, P. Cuddy", Vote(2, None, None, None, False, None)),  # a ballot's tally
+    ("We have a motion by Ms. Owen. Ms. Hill. Yes. Ms. Owen. Yes. Mr. Norman. No.",  # a roll call
+     Vote(2, 1, None, None, False, "carried")),
+    ("All were in favour to approve the document.", Vote(None, None, None, None, True, "carried")),
 ])
 def test_votes_are_parsed_from_tables_counts_and_prose(text: str, vote: Vote) -> None:
     assert parse_vote(text) == vote
@@ -116,3 +120,4 @@ def test_tuning_sample_figures_hold() -> None:
     assert rep["units"] == 124
     d = rep["roles"]["decision"]
     assert d["precision"] >= 0.90 and d["recall"] >= 0.85, d
+    assert rep["votes"]["labelled"] == 17 and rep["votes"]["wrong"] == [60]  # one paragraph, several motions
