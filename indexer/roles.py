@@ -12,16 +12,19 @@ are measured against a hand-labelled sample of three bodies' papers: `python -m 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from indexer.models import Segment
 from indexer.structure import opens_decision
 
 ROLES: tuple[str, ...] = ("decision", "recommendation", "question", "answer", "discussion")
-# Bumped when the rules change, so that a rebuild re-derives every passage's role.
-ROLES_VERSION = 1
+# Part of the build's fingerprint with the hash of this file's source: a rebuild after any change to the
+# rules re-derives every passage's role instead of reusing the roles stored by the last build.
+ROLES_VERSION = f"2-{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]}"
 
 _BODY = (r"(?:the\s+)?(?:(?:parish|town|city|district|county|borough|full)\s+)?(?:council|committee|"
          r"sub-committee|board|panel|cabinet|meeting|members|councillors|executive|forum|group|"

@@ -121,3 +121,16 @@ def test_tuning_sample_figures_hold() -> None:
     d = rep["roles"]["decision"]
     assert d["precision"] >= 0.90 and d["recall"] >= 0.85, d
     assert rep["votes"]["labelled"] == 17 and rep["votes"]["wrong"] == [60]  # one paragraph, several motions
+
+
+def test_a_change_to_the_rules_is_a_new_fingerprint(tiny_index_dir: Path) -> None:
+    """The build's fingerprint carries the rules' version and source hash, so a rebuild after a change to
+    indexer/roles.py re-derives every role instead of reusing those the last build stored."""
+    import json
+
+    from indexer import roles
+
+    manifest = json.loads((tiny_index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["fingerprint"]["roles"] == roles.ROLES_VERSION
+    assert roles.ROLES_VERSION.split("-")[1] == __import__("hashlib").sha256(
+        Path(roles.__file__).read_bytes()).hexdigest()[:12]
