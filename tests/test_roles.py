@@ -3,11 +3,14 @@ the figures on the hand-labelled samples in eval/ (papers of ../shared/corpora s
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from evaluation import roles as role_eval
+from indexer import roles
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.loaders import load_document
 from indexer.roles import Vote, parse_vote, passage_role
@@ -126,11 +129,6 @@ def test_tuning_sample_figures_hold() -> None:
 def test_a_change_to_the_rules_is_a_new_fingerprint(tiny_index_dir: Path) -> None:
     """The build's fingerprint carries the rules' version and source hash, so a rebuild after a change to
     indexer/roles.py re-derives every role instead of reusing those the last build stored."""
-    import json
-
-    from indexer import roles
-
     manifest = json.loads((tiny_index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["fingerprint"]["roles"] == roles.ROLES_VERSION
-    assert roles.ROLES_VERSION.split("-")[1] == __import__("hashlib").sha256(
-        Path(roles.__file__).read_bytes()).hexdigest()[:12]
+    assert roles.ROLES_VERSION.split("-")[1] == hashlib.sha256(Path(roles.__file__).read_bytes()).hexdigest()[:12]
