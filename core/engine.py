@@ -408,7 +408,7 @@ class Engine:
         if got.dropped:
             log.info("language model answer: %d sentence(s) dropped (no valid citation, or not supported by "
                      "the passage cited)", len(got.dropped))
-        return replace(base, text=got.answer, citations=compose.from_llm(got, ranked), mode="llm")
+        return replace(base, text=got.answer, citations=compose.from_llm(got, ranked), mode="llm", parts=None)
 
     # -- documents and meta ----------------------------------------------------------------------
     def facets(self) -> dict[str, Any]:
