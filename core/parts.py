@@ -22,7 +22,7 @@ from core import answer as ans
 from core.compose import Ranked, attributed, cite, lead_line
 from core.results import AnswerCitation
 from indexer.models import Passage
-from indexer.roles import records_decision, records_recommendation
+from indexer.roles import records_decision, records_outcome, records_recommendation
 from indexer.structure import opens_decision
 
 PARTS: tuple[str, ...] = ("decided", "proposed", "said")
@@ -39,20 +39,24 @@ Spans = list[tuple[int, int]]
 
 def _runs(p: Passage, accepts: Callable[[str], bool]) -> Spans:
     """Spans of `p.text` made of adjacent units that `accepts` takes (a resolution's numbered points are
-    one run), each run merged into one span and
-    widened to a decision opener line ("RESOLVED:") just above it."""
-    runs: Spans = []
+    one run), each widened to a decision opener line ("RESOLVED:") just above it and ended at the last
+    whole unit within `MAX_SPAN_CHARS`. An outcome line that opens the passage before another run is the
+    previous motion's (chunks overlap), and is left out."""
+    runs: list[list[ans.Unit]] = []
     joined = False  # whether the unit before was taken, so this one may continue its run
     for u in ans.passage_units([p]):
         if not accepts(u.text):
             joined = False
             continue
-        if runs and joined and not p.text[runs[-1][1]:u.start].strip():
-            runs[-1] = (runs[-1][0], u.end)
+        if runs and joined and not p.text[runs[-1][-1].end:u.start].strip():
+            if u.end - runs[-1][0].start <= MAX_SPAN_CHARS:
+                runs[-1].append(u)
         else:
-            runs.append((u.start, u.end))
+            runs.append([u])
         joined = True
-    return [(_opener_above(p.text, s), min(e, s + MAX_SPAN_CHARS)) for s, e in runs]
+    if len(runs) > 1 and all(records_outcome(u.text) for u in runs[0]):
+        runs = runs[1:]
+    return [(_opener_above(p.text, r[0].start), r[-1].end) for r in runs]
 
 
 def _opener_above(text: str, start: int) -> int:
@@ -79,7 +83,22 @@ def _pick(ranked: Ranked, role: str, accepts: Callable[[str], bool], quoted: Seq
             spans = _runs(p, accepts)
             if spans:
                 found.append((0 if p.doc_type == "minutes" else 1, rank, i, spans))
-    return [(i, spans) for _, _, i, spans in sorted(found)[:MAX_SOURCES]]
+    out: list[tuple[int, Spans]] = []
+    seen: set[str] = set()  # the same resolution in two overlapping chunks, or in two copies of the minutes
+    for _, _, i, spans in sorted(found):
+        text = ranked[i][0].text
+        fresh = [(s, e) for s, e in spans if _words(text[s:e]) not in seen]
+        seen.update(_words(text[s:e]) for s, e in fresh)
+        if fresh and not all(records_outcome(text[s:e]) for s, e in fresh):
+            out.append((i, fresh))
+        if len(out) == MAX_SOURCES:
+            break
+    return out
+
+
+def _words(text: str) -> str:
+    """What two copies of one resolution share, even where a chunk boundary cut one of them short."""
+    return " ".join(text.lower().split())[:160]
 
 
 def _absorb(ex: ans.Extraction, shown: dict[str, list[tuple[int, Spans]]]) -> tuple[list[tuple[int, Spans]],

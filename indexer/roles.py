@@ -445,3 +445,9 @@ def records_decision(text: str) -> bool:
 def records_recommendation(text: str) -> bool:
     """Whether a sentence, read alone, asks the meeting to decide something ("The Committee is asked to ...")."""
     return bool(_RECOMMEND_RE.search(text))
+
+
+def records_outcome(text: str) -> bool:
+    """Whether a line only records a motion's outcome or vote ("Motion Passed (13 to 0)", "Vote: |Yeas:|")."""
+    first = _first_line(text)
+    return bool(_OUTCOME_RE.match(first) or _VOTE_HEAD_RE.match(first))
