@@ -108,6 +108,7 @@ class Extraction:
 # "RESOLVED" or "agreed", so they count as one keyword.
 DECISION_STEMS = frozenset(("decid", "decis", "resolv", "resolut", "agre", "approv", "determin"))
 _DECISION = "decis"
+DECISION_TERM = _DECISION  # the one keyword every decision word of a question becomes ("decide", "resolved")
 _ASKS_DECISION = re.compile(r"\b(?:decid\w*|decision\w*|agree[ds]?|approv\w*|resol\w*|vot(?:e|ed|ing))\b", re.I)
 
 

@@ -328,10 +328,11 @@ class Engine:
 
     def extraction(self, question: str, plan: Plan, passages: list[Passage],
                    config: ans.AnswerConfig | None = None, scores: Sequence[float] | None = None,
-                   vectors_of: Sequence[Passage] | None = None) -> ans.Extraction:
+                   vectors_of: Sequence[Passage] | None = None, terms: set[str] | None = None) -> ans.Extraction:
         """The sentences chosen from `passages` for the question, and the evidence score. The build's
-        sentence vectors are looked up by sentence text in `vectors_of` (default: `passages`)."""
-        terms = self._terms(question, plan)
+        sentence vectors are looked up by sentence text in `vectors_of` (default: `passages`); `terms`
+        are the keywords whose coverage counts (default: the question's)."""
+        terms = self._terms(question, plan) if terms is None else terms
         if not passages:
             return ans.Extraction()
         stored = self._stored_units(vectors_of or passages)
@@ -460,9 +461,12 @@ class Engine:
         """Per meeting in date order, the passages about the topic among its top `k` hits (default 50)
         that would each let the service answer (evidence at or above the abstention threshold)."""
         q, plan = self._prepare(query, "query", **{"k": TIMELINE_K, **kwargs})
+        # "decide" in "what did X decide about the precept" frames the question; the topic is the rest, and
+        # a meeting that discussed the precept without deciding belongs on its timeline too.
+        topic = self._terms(q.text, plan) - {ans.DECISION_TERM}
         relevant = []
         for p, _ in self.retrieve(plan, q.k, q.mode):
-            if self.extraction(q.text, plan, [p]).evidence >= self.answer_config.abstain_below:
+            if self.extraction(q.text, plan, [p], terms=topic).evidence >= self.answer_config.abstain_below:
                 relevant.append(p)
         return topic_timeline(self._meetings, relevant)
 

@@ -101,25 +101,37 @@ def _words(text: str) -> str:
     return " ".join(text.lower().split())[:160]
 
 
-def _absorb(ex: ans.Extraction, shown: dict[str, list[tuple[int, Spans]]]) -> tuple[list[tuple[int, Spans]],
-                                                                           dict[int, tuple[int, int]]]:
-    """The Said part: the chosen quotes that no decided or proposed span overlaps, source by source, best
-    source first. A chosen quote that overlaps such a span widens it instead (the quote stays whole),
-    and becomes its passage's best quote; returns those best spans by passage too."""
+def _absorb(ex: ans.Extraction, ranked: Ranked, shown: dict[str, list[tuple[int, Spans]]]
+            ) -> tuple[list[tuple[int, Spans]], dict[int, tuple[int, int]]]:
+    """The Said part: the chosen quotes that are not decided or proposed, source by source, best source
+    first. A chosen quote that overlaps a decided or proposed span widens it instead (the quote stays
+    whole); one that itself records a decision of a decision passage (or a report's recommendation) joins
+    that part. Each such quote becomes its passage's best; returns those best spans by passage too."""
     said: dict[int, Spans] = {}
     best: dict[int, tuple[int, int]] = {}
     for ch in ex.chosen:  # best first
         i, s, e = ch.unit.passage_index, ch.start, ch.stop
+        best.setdefault(i, (s, e))
         hit = next(((part, k, j) for part in ("decided", "proposed") for k, (pi, spans) in enumerate(shown[part])
                     if pi == i for j, (a, b) in enumerate(spans) if a < e and s < b), None)
-        if hit is None:
-            said.setdefault(i, []).append((s, e))
-            best.setdefault(i, (s, e))
+        if hit is not None:
+            part, k, j = hit
+            a, b = shown[part][k][1][j]
+            shown[part][k][1][j] = wide = (min(a, s), max(b, e))
+            if best[i] == (s, e):
+                best[i] = wide
             continue
-        part, k, j = hit
-        a, b = shown[part][k][1][j]
-        shown[part][k][1][j] = wide = (min(a, s), max(b, e))
-        best.setdefault(i, wide)
+        p, text = ranked[i][0], ranked[i][0].text[s:e]
+        part = ("decided" if p.role == "decision" and records_decision(text) else
+                "proposed" if p.role == "recommendation" and records_recommendation(text) else "said")
+        if part == "said":
+            said.setdefault(i, []).append((s, e))
+            continue
+        entry = next((x for x in shown[part] if x[0] == i), None)
+        if entry is None:
+            shown[part].append((i, [(s, e)]))
+        else:
+            entry[1].append((s, e))
     return list(said.items()), best
 
 
@@ -132,7 +144,7 @@ def three_parts(ex: ans.Extraction, ranked: Ranked, terms: set[str]
         "decided": _pick(ranked, "decision", records_decision, quoted, terms),
         "proposed": _pick(ranked, "recommendation", records_recommendation, quoted, terms),
     }
-    chosen["said"], best = _absorb(ex, chosen)
+    chosen["said"], best = _absorb(ex, ranked, chosen)
     number: dict[int, int] = {}
     for part in PARTS:
         for i, _ in chosen[part]:

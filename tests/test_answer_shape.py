@@ -95,6 +95,15 @@ def test_a_decision_question_gets_decided_proposed_and_said_parts() -> None:
     ]
 
 
+def test_a_chosen_quote_that_records_a_decision_is_shown_as_decided() -> None:
+    t, m = _transcript(), _minutes()
+    m.role = "decision"
+    ex = _extraction([t, m], [(1, "RESOLVED"), (0, "There is a reduction")])
+    text, cites, parts = three_parts(ex, [(t, 1, 0.9), (m, 2, 0.8)], ans.keywords("What was decided on bins?"))
+    assert parts == {"decided": [1], "proposed": [], "said": [2]} and cites[0].passage.id == "m"
+    assert text.split("\n")[2] == '"RESOLVED – That the Board supports the fortnightly black bin collection pilot." [1]'
+
+
 def test_a_resolution_about_another_matter_is_not_quoted_as_decided() -> None:
     t, m = _transcript(), _minutes()
     m.role = "decision"

@@ -438,8 +438,9 @@ def test_timeline_under_the_answer_shows_a_chosen_meetings_passages(app: AppTest
     assert spec["encoding"]["x"]["field"] == "date" and spec["encoding"]["y"]["field"] == "passages"
     assert spec["params"][0]["name"] == "meeting"  # a point can be chosen on it
     pick = app.selectbox(key="timeline_meeting")
-    assert pick.options == ["27 November 2024 · Children & Young People Scrutiny Panel · 2 passages",
-                            "13 June 2023 · Cabinet · 1 passage, 1 decision"]
+    assert pick.options == [
+        "27 November 2024 · Children & Young People Scrutiny Panel (City of Wolverhampton Council) · 2 passages",
+        "13 June 2023 · Cabinet (Birmingham City Council) · 1 passage, 1 decision"]
     timelines = len([r for r in fake.requests if r["path"] == "/timeline"])
     pick.set_value("2023-06-13--brum-cabinet-2023-06-13").run()
     assert_clean(app)

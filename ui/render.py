@@ -120,8 +120,11 @@ def citation_details(c: dict[str, Any]) -> list[str]:
 
 
 def meeting_label(m: dict[str, Any], with_counts: bool = False) -> str:
-    """'27 November 2024 · Children & Young People Scrutiny Panel' (and, with counts, '· 3 passages, 1 decision')."""
-    label = " · ".join(x for x in (format_date(m.get("date")), m.get("committee") or m.get("council")) if x)
+    """'27 November 2024 · Cabinet (Birmingham City Council)' (and, with counts, '· 3 passages, 1 decision')."""
+    where = m.get("committee") or ""
+    if m.get("council") and m.get("council") not in where:
+        where = f"{where} ({m['council']})" if where else m["council"]
+    label = " · ".join(x for x in (format_date(m.get("date")), where) if x)
     if with_counts:
         n, d = int(m.get("passages") or 0), len(m.get("decisions") or [])
         label += f" · {n} passage{'s' if n != 1 else ''}" + (f", {d} decision{'s' if d != 1 else ''}" if d else "")
