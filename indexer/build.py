@@ -8,6 +8,7 @@ failed or killed build leaves the previous index intact and loadable.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -24,7 +25,8 @@ from tqdm import tqdm
 from common import __version__
 from common.fields import CONTEXT_FIELDS, FIELDS
 from common.settings import Settings
-from indexer import sentence_vectors
+from indexer import chunk as chunker
+from indexer import clean, loaders, sentence_vectors, structure
 from indexer.cache import EmbeddingCache, text_key
 from indexer.context import MAX_CONTEXT_WORDS, searchable_text
 from indexer.dense import FaissDense, choose_faiss_kind
@@ -54,6 +56,10 @@ from indexer.roles import ROLES_VERSION
 from indexer.sparse import SparseBM25
 
 CHUNKER_VERSION = 3
+# With the hash of the code that reads, cleans, parses and chunks a paper: a rebuild after a change to it
+# chunks every document again (from the embedding cache) instead of reusing the last build's passages.
+CHUNKER_CODE = f"{CHUNKER_VERSION}-" + hashlib.sha256(b"".join(
+    Path(m.__file__).read_bytes() for m in (loaders, clean, structure, chunker) if m.__file__)).hexdigest()[:12]
 
 
 class IndexBuildError(RuntimeError):
@@ -180,7 +186,7 @@ def build_index(
     report = BuildReport(index_dir=index_dir, cache_dir=str(settings.resolved_cache_dir))
     embedders = EmbedderHandle(settings, embedder)
     fingerprint = {"model": embedders.model_id(), "chunk_tokens": settings.chunk_tokens,
-                   "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_VERSION, "roles": ROLES_VERSION,
+                   "chunk_overlap": settings.chunk_overlap, "chunker": CHUNKER_CODE, "roles": ROLES_VERSION,
                    "fields": [f.name for f in FIELDS],
                    "context": {"bm25": settings.context_bm25, "dense": settings.context_dense, "view": 2,
                                "fields": [f.name for f in CONTEXT_FIELDS], "words": MAX_CONTEXT_WORDS}}

@@ -11,6 +11,7 @@ import pytest
 
 from evaluation import roles as role_eval
 from indexer import roles
+from indexer.build import CHUNKER_CODE
 from indexer.chunk import ChunkSettings, chunk_document
 from indexer.loaders import load_document
 from indexer.roles import Vote, parse_vote, passage_role
@@ -131,4 +132,5 @@ def test_a_change_to_the_rules_is_a_new_fingerprint(tiny_index_dir: Path) -> Non
     indexer/roles.py re-derives every role instead of reusing those the last build stored."""
     manifest = json.loads((tiny_index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["fingerprint"]["roles"] == roles.ROLES_VERSION
+    assert manifest["fingerprint"]["chunker"] == CHUNKER_CODE  # so is the code that parses and chunks
     assert roles.ROLES_VERSION.split("-")[1] == hashlib.sha256(Path(roles.__file__).read_bytes()).hexdigest()[:12]
