@@ -464,10 +464,10 @@ class Engine:
         # "decide" in "what did X decide about the precept" frames the question; the topic is the rest, and
         # a meeting that discussed the precept without deciding belongs on its timeline too.
         topic = self._terms(q.text, plan) - {ans.DECISION_TERM}
-        relevant = []
-        for p, _ in self.retrieve(plan, q.k, q.mode):
-            if self.extraction(q.text, plan, [p], terms=topic).evidence >= self.answer_config.abstain_below:
-                relevant.append(p)
+        threshold = self.answer_config.abstain_below
+        score_only = replace(self.answer_config, abstain_below=float("inf"))  # the evidence, no quotes picked
+        relevant = [p for p, _ in self.retrieve(plan, q.k, q.mode)
+                    if self.extraction(q.text, plan, [p], score_only, terms=topic).evidence >= threshold]
         return topic_timeline(self._meetings, relevant)
 
     def health(self) -> Health:
