@@ -173,8 +173,30 @@ def _number(word: str) -> int:
     return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
 
 
+def _first_record(text: str) -> str:
+    """The text of the first vote a paragraph records. Parish minutes run motion after motion in one
+    paragraph ("…, all were in favour. … five were in favour, one abstained."): counting them together
+    would make one vote of several. Tables and "Yeas: (4)" lists are one vote's lines, kept whole."""
+    if _TABLE_HEAD_RE.search(text) or _INLINE_COUNT_RE.search(text):
+        return text
+    ends = [m.start() for m in _SENTENCE_END_RE.finditer(text)] + [len(text)]
+    start, runs, previous_marked = 0, 0, False
+    for end in ends:
+        sentence = text[start:end]
+        marked = bool(_UNANIMOUS_RE.search(sentence) or _PROSE_COUNT_RE.search(sentence))
+        if marked and not previous_marked:
+            runs += 1
+            if runs == 2:
+                return text[:start].rstrip()
+        previous_marked = marked
+        start = end
+    return text
+
+
 def parse_vote(text: str) -> Vote | None:
-    """The vote a passage records, or None: tables of names, "Yeas: (4)", "(11 to 2)", "4 in favour, 2 against"."""
+    """The vote a passage records, or None: tables of names, "Yeas: (4)", "(11 to 2)", "4 in favour, 2 against".
+    Where a paragraph records several, the first."""
+    text = _first_record(text)
     counts: dict[str, int] = dict(_table_counts(text))
     for m in _INLINE_COUNT_RE.finditer(text):
         key = m.group(1).lower()
