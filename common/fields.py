@@ -79,6 +79,8 @@ FIELDS: tuple[Field, ...] = (
           filter_help="Meeting date, YYYY-MM-DD (or YYYY-MM, or YYYY)."),
     Field("title", "Title", "Document title.", context=True),
     Field("source_url", "Source", "Source URL of the document, when known.", citation_name="url"),
+    Field("access", "Access", "Who may read the paper: public, or restricted (exempt or not for publication; "
+          "served only to callers whose key has the restricted scope)."),
     Field("agenda_item", "Agenda item", "Agenda item the passage falls under.", level="passage", context=True),
     Field("timestamp", "Time", "Start time of the passage in the recording, h:mm:ss.", level="passage"),
     Field("page", "Page", "Page number (PDF sources).", level="passage", type=int),

@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     # Service
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Who may call: API keys, kept (hashed) in the service's state (core/keys.py)
+    state_dir: Path | None = Field(
+        None, description="The service's own state (API keys): one SQLite file in this folder; defaults to a "
+        "`.councilqa-state` folder beside the index folder. Never inside the index folder, which builds replace.",
+    )
+    public: bool = Field(False, description="Serve on an address other than loopback with no API key created: "
+                         "public papers to anyone who can reach the port. Refused unless set explicitly.")
+    auth_max_failures: int = Field(10, ge=1, description="Failed key attempts one client address may make in "
+                                   "`auth_failure_window_s` before its requests are refused (429).")
+    auth_failure_window_s: float = Field(60.0, gt=0, description="The window failed key attempts are counted in.")
     reload_check_s: float = Field(
         2.0, ge=0, description="How often (seconds, between requests) a running service looks for a new build "
         "of its index and swaps it in whole; 0 turns this off (SIGHUP still reloads).",
@@ -196,7 +206,19 @@ class Settings(BaseSettings):
                 "the passages would cross the network in clear. Use https://, or reach the model through "
                 "127.0.0.1, ::1 or localhost (e.g. an SSH tunnel)."
             )
+        state, index = self.resolved_state_dir.resolve(), self.index_dir.resolve()
+        if state == index or index in state.parents:
+            raise ValueError(
+                f"COUNCILQA_STATE_DIR {str(self.state_dir)!r} is inside the index folder {str(self.index_dir)!r}, "
+                "which every build replaces (and the keys with it). Put it beside the index, e.g. "
+                f"{index.parent / '.councilqa-state'}"
+            )
         return self
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        """The service's state folder: `state_dir` if set, else `.councilqa-state` beside the index folder."""
+        return self.state_dir or self.index_dir.resolve().parent / ".councilqa-state"
 
     @property
     def resolved_cache_dir(self) -> Path:

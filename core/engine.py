@@ -4,6 +4,11 @@
 (BM25 and dense, fused), and returns `SearchResults` or a cited `Answer`; it also lists and reads
 documents. It knows nothing of HTTP or terminals; its one error type is `CoreError`.
 
+Who asks: every method that reads passages or papers takes `restricted` (default False). Without it,
+restricted papers (`access` = restricted) do not exist for the call: they are masked out of retrieval,
+facets, query understanding, documents, meetings and timelines, exactly as if the index had been built
+without them. The service sets it from the caller's key.
+
 One engine is one build: the index parts it loaded (vectors, BM25, the passage store's open
 connection) are never reopened from the folder, so a rebuild swapping the folder cannot mix builds
 inside a request; a service picks up a new build by loading a new engine (service/holder.py).
@@ -21,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -79,13 +84,15 @@ class Engine:
                                                         if settings.feedback_passages else ())
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
         self._encode_lock = threading.Lock()
-        self._facets = index.passages.facets()
-        self.vocabulary = Vocabulary(self._facets)
+        self._views = _views(index.passages)
+        self._facets = self._views[False].facets
+        self.vocabulary = self._views[False].vocabulary
         # Concurrent requests' queries are encoded together (core/batching.py); then cached.
         self._batcher = QueryBatcher(self._encode_queries_locked, settings.query_batch)
         self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
         self._unit_vectors = VectorLRU(UNIT_CACHE_SIZE)
         self._allowed = lru_cache(maxsize=256)(self._allowed_uncached)
+        self._meetings_cache: dict[bool, dict[str, Meeting]] = {}
         self._check_dimension()
 
     @property
@@ -191,24 +198,31 @@ class Engine:
         base = self._store().rows_matching(filters)
         if speaker is None:
             return base
-        parts = [self._store().rows_matching({"speaker": v}) for v in self.vocabulary.speaker_variants(speaker)]
+        variants = self._views[True].vocabulary.speaker_variants(speaker)
+        parts = [self._store().rows_matching({"speaker": v}) for v in variants]
         rows = np.unique(np.concatenate([p for p in parts if p is not None] or [np.zeros(0, np.int64)]))
         return rows if base is None else np.intersect1d(base, rows, assume_unique=True)
 
-    def allowed_rows(self, filters: dict[str, str]) -> np.ndarray | None:
-        """Rows passing canonical filters (None: no filter, everything passes); cached."""
-        return self._allowed(tuple(sorted(filters.items())))
+    def allowed_rows(self, filters: dict[str, str], restricted: bool = False) -> np.ndarray | None:
+        """Rows passing canonical filters that the caller may read (None: everything passes); cached."""
+        rows = self._allowed(tuple(sorted(filters.items())))
+        visible = self._views[restricted].visible
+        if visible is None:
+            return rows
+        return visible if rows is None else np.intersect1d(rows, visible, assume_unique=True)
 
-    def resolve_filters(self, filters: Mapping[str, Any] | None) -> dict[str, str]:
+    def resolve_filters(self, filters: Mapping[str, Any] | None, restricted: bool = False) -> dict[str, str]:
         """Hand-set filters to canonical facet values; unknown names or values raise CoreError."""
-        return check_filters(filters, self.vocabulary)
+        return check_filters(filters, self._views[restricted].vocabulary)
 
-    def plan(self, query: str, filters: dict[str, str], auto_filters: bool) -> Plan:
+    def plan(self, query: str, filters: dict[str, str], auto_filters: bool, restricted: bool = False) -> Plan:
         """Filters in force (given, and read from the query where they keep some passage) and boosts."""
-        understanding = self.vocabulary.understand(query) if auto_filters else Understanding()
+        vocabulary = self._views[restricted].vocabulary
+        understanding = vocabulary.understand(query) if auto_filters else Understanding()
         if not self.year_filters:
             understanding = understanding.years_as_boosts()
-        return make_plan(query, filters, understanding, self.allowed_rows, self.strip_filter_words)
+        return make_plan(query, filters, understanding, functools.partial(self.allowed_rows, restricted=restricted),
+                         self.strip_filter_words, restricted)
 
     # -- retrieval -------------------------------------------------------------------------------
     def retrieve(self, plan: Plan, k: int, mode: Mode) -> list[tuple[Passage, float]]:
@@ -282,37 +296,39 @@ class Engine:
         moved = (moved / (np.linalg.norm(moved) or 1.0)).astype(np.float32)
         return self.index.dense.search(moved[None, :], n, allowed)
 
-    def _prepare(self, query: Query | str, what: str, **kwargs: Any) -> tuple[Query, Plan]:
+    def _prepare(self, query: Query | str, what: str, restricted: bool = False, **kwargs: Any) -> tuple[Query, Plan]:
         q = query if isinstance(query, Query) else Query(query, **kwargs)
         text, k, mode = check_text(q.text, self.settings.max_query_chars, what), check_k(q.k, self.settings.max_k), \
             check_mode(q.mode)
-        plan = self.plan(text, self.resolve_filters(q.filters), q.auto_filters)
+        plan = self.plan(text, self.resolve_filters(q.filters, restricted), q.auto_filters, restricted)
         return Query(text, k, mode, q.filters, q.auto_filters), plan
 
-    def search(self, query: Query | str, **kwargs: Any) -> SearchResults:
-        """Ranked passages with citations. Give a `Query`, or its text and `Query`'s fields as keywords."""
+    def search(self, query: Query | str, *, restricted: bool = False, **kwargs: Any) -> SearchResults:
+        """Ranked passages with citations. Give a `Query`, or its text and `Query`'s fields as keywords;
+        `restricted` lets restricted papers in."""
         started = time.perf_counter()
-        q, plan = self._prepare(query, "query", **kwargs)
+        q, plan = self._prepare(query, "query", restricted, **kwargs)
         hits = [Hit(i, s, p) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
         return SearchResults(q.text, q.mode, q.k, plan.applied, hits, _ms(started))
 
     # -- answers ---------------------------------------------------------------------------------
-    def ask(self, question: Query | str, **kwargs: Any) -> Answer:
-        """A cited answer to the question, from its top `k` passages (default 5)."""
+    def ask(self, question: Query | str, *, restricted: bool = False, **kwargs: Any) -> Answer:
+        """A cited answer to the question, from its top `k` passages (default 5); `restricted` as `search`."""
         started = time.perf_counter()
-        q, plan, ranked = self._question(question, kwargs)
+        q, plan, ranked = self._question(question, kwargs, restricted)
         return replace(self._answer(q.text, plan, ranked), took_ms=_ms(started))
 
-    def _question(self, question: Query | str, kwargs: dict[str, Any]) -> tuple[Query, Plan, compose.Ranked]:
+    def _question(self, question: Query | str, kwargs: dict[str, Any], restricted: bool = False
+                  ) -> tuple[Query, Plan, compose.Ranked]:
         """A question checked and planned, and its top passages (default `ANSWER_K`) with rank and score."""
-        q, plan = self._prepare(question, "question", **{"k": ANSWER_K, **kwargs})
+        q, plan = self._prepare(question, "question", restricted, **{"k": ANSWER_K, **kwargs})
         return q, plan, [(p, i, s) for i, (p, s) in enumerate(self.retrieve(plan, q.k, q.mode), start=1)]
 
-    def ask_stream(self, question: Query | str, **kwargs: Any) -> Iterator[str | Answer]:
+    def ask_stream(self, question: Query | str, *, restricted: bool = False, **kwargs: Any) -> Iterator[str | Answer]:
         """As `ask`, for a stream: the language model's text as it is written (str pieces, only when a
         model is configured and the papers answer the question), then the checked `Answer` last."""
         started = time.perf_counter()
-        q, plan, ranked = self._question(question, kwargs)
+        q, plan, ranked = self._question(question, kwargs, restricted)
         base, ranked = self._extractive(q.text, plan, ranked)
         final = base
         if base.found and self.settings.llm_base_url:
@@ -378,7 +394,8 @@ class Engine:
 
     def _extractive(self, question: str, plan: Plan, ranked: compose.Ranked) -> tuple[Answer, compose.Ranked]:
         """The extractive answer (or the abstention) and the passages as quoted (whole first and last sentences)."""
-        note = scope_note(question, plan.understanding, self._facets, " ".join(p.text for p, _, _ in ranked))
+        facets = self._views[plan.restricted].facets
+        note = scope_note(question, plan.understanding, facets, " ".join(p.text for p, _, _ in ranked))
         if note:
             return Answer(question, f"{ans.NOT_FOUND} {note}", [], "extractive", False, 0.0, plan.applied), ranked
         found = [p for p, _, _ in ranked]
@@ -412,55 +429,61 @@ class Engine:
         return replace(base, text=got.answer, citations=compose.from_llm(got, ranked), mode="llm", parts=None)
 
     # -- documents and meta ----------------------------------------------------------------------
-    def facets(self) -> dict[str, Any]:
-        """Filter values with their counts (see `PassageStore.facets`)."""
-        return self._facets
+    def facets(self, restricted: bool = False) -> dict[str, Any]:
+        """Filter values with their counts (see `PassageStore.facets`), of the papers the caller may read."""
+        return self._views[restricted].facets
 
-    def documents(self, limit: int = 50, offset: int = 0) -> DocumentPage:
-        """One page of the indexed documents, ordered by id."""
+    def documents(self, limit: int = 50, offset: int = 0, restricted: bool = False) -> DocumentPage:
+        """One page of the indexed documents the caller may read, ordered by id."""
         limit, offset = check_paging(limit, offset)
-        total, docs = self._store().documents(limit, offset)
+        total, docs = self._store().documents(limit, offset, public_only=not restricted)
         return DocumentPage(total, limit, offset, docs)
 
-    def document(self, doc_id: str) -> DocumentText:
-        """One document's metadata and full text; CoreError(not_found) for an unknown id."""
+    def document(self, doc_id: str, restricted: bool = False) -> DocumentText:
+        """One document's metadata and full text; CoreError(not_found) for an unknown id, and the very same
+        for a restricted paper the caller may not read."""
         got = self._store().document(doc_id)
+        if got is not None and got[0].access == "restricted" and not restricted:
+            got = None
         if got is None:
             raise CoreError("document_not_found", f"No document {doc_id!r} in the index.", "not_found",
                             {"document_id": doc_id})
         return DocumentText(*got)
 
     # -- meetings and timelines ------------------------------------------------------------------
-    @functools.cached_property
-    def _meetings(self) -> dict[str, Meeting]:
-        return group_meetings(self._store().all_metadata())
+    def _meetings(self, restricted: bool) -> dict[str, Meeting]:
+        """The meetings grouped from the papers the caller may read (a meeting of restricted papers only
+        does not exist for a public caller)."""
+        if restricted not in self._meetings_cache:
+            self._meetings_cache[restricted] = group_meetings(self._store().all_metadata(public_only=not restricted))
+        return self._meetings_cache[restricted]
 
-    def meetings(self, filters: Mapping[str, Any] | None = None, limit: int = 50, offset: int = 0
-                 ) -> tuple[int, list[Meeting]]:
+    def meetings(self, filters: Mapping[str, Any] | None = None, limit: int = 50, offset: int = 0,
+                 restricted: bool = False) -> tuple[int, list[Meeting]]:
         """Meetings, newest first, filtered by council, committee and date range (`date_from`, `date_to`)
         as search filters are: the number that match and one page of them."""
         limit, offset = check_paging(limit, offset)
         f = self.resolve_filters({k: v for k, v in (filters or {}).items()
-                                  if k in ("council", "committee", "date_from", "date_to")})
-        found = [m for m in self._meetings.values()
+                                  if k in ("council", "committee", "date_from", "date_to")}, restricted)
+        found = [m for m in self._meetings(restricted).values()
                  if (not f.get("council") or m.council == f["council"])
                  and (not f.get("committee") or m.committee == f["committee"])
                  and (not f.get("date_from") or m.date >= f["date_from"])
                  and (not f.get("date_to") or m.date <= f["date_to"])]
         return len(found), found[offset:offset + limit]
 
-    def meeting(self, meeting_id: str) -> tuple[Meeting, list[Item]]:
+    def meeting(self, meeting_id: str, restricted: bool = False) -> tuple[Meeting, list[Item]]:
         """One meeting and its agenda items, with their decisions, recommendations and discussion."""
-        m = self._meetings.get(meeting_id)
+        m = self._meetings(restricted).get(meeting_id)
         if m is None:
             raise CoreError("meeting_not_found", f"No meeting {meeting_id!r} in the index; GET /meetings lists "
                             "them.", "not_found", {"meeting_id": meeting_id})
         return m, meeting_items(self._store().passages_of([p.document_id for p in m.papers]))
 
-    def timeline(self, query: Query | str, **kwargs: Any) -> list[TimelinePoint]:
+    def timeline(self, query: Query | str, *, restricted: bool = False, **kwargs: Any) -> list[TimelinePoint]:
         """Per meeting in date order, the passages about the topic among its top `k` hits (default 50)
         that would each let the service answer (evidence at or above the abstention threshold)."""
-        q, plan = self._prepare(query, "query", **{"k": TIMELINE_K, **kwargs})
+        q, plan = self._prepare(query, "query", restricted, **{"k": TIMELINE_K, **kwargs})
         # "decide" in "what did X decide about the precept" frames the question; the topic is the rest, and
         # a meeting that discussed the precept without deciding belongs on its timeline too.
         topic = self._terms(q.text, plan) - {ans.DECISION_TERM}
@@ -468,19 +491,21 @@ class Engine:
         score_only = replace(self.answer_config, abstain_below=float("inf"))  # the evidence, no quotes picked
         relevant = [p for p, _ in self.retrieve(plan, q.k, q.mode)
                     if self.extraction(q.text, plan, [p], score_only, terms=topic).evidence >= threshold]
-        return topic_timeline(self._meetings, relevant)
+        return topic_timeline(self._meetings(restricted), relevant)
 
-    def health(self) -> Health:
-        """What is being served."""
-        return Health(str(self.index.folder), self.index.model_id, int(self._facets["passages"]),
-                      int(self._facets["documents"]), bool(self.settings.llm_base_url), self.index.build_id)
+    def health(self, restricted: bool = False) -> Health:
+        """What is being served (the counts of the papers the caller may read)."""
+        facets = self._views[restricted].facets
+        return Health(str(self.index.folder), self.index.model_id, int(facets["passages"]),
+                      int(facets["documents"]), bool(self.settings.llm_base_url), self.index.build_id)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, restricted: bool = False) -> dict[str, Any]:
         """The manifest, counts and cache figures."""
         info = self._encode_query.cache_info()
-        return {"manifest": self.index.manifest, "passages": int(self._facets["passages"]),
-                "documents": int(self._facets["documents"]), "councils": len(self._facets["councils"]),
-                "speakers": len(self._facets["speakers"]), "dense": getattr(self.index.dense, "kind", "?"),
+        facets = self._views[restricted].facets
+        return {"manifest": self.index.manifest, "passages": int(facets["passages"]),
+                "documents": int(facets["documents"]), "councils": len(facets["councils"]),
+                "speakers": len(facets["speakers"]), "dense": getattr(self.index.dense, "kind", "?"),
                 "embed_backend": getattr(self.embedder, "backend", "?"),
                 "query_backend": getattr(self.query_embedder, "backend", "?"),
                 "query_cache": {"hits": info.hits, "misses": info.misses, "size": info.currsize,
@@ -488,6 +513,28 @@ class Engine:
                 "sentence_cache": {"hits": self._unit_vectors.hits, "misses": self._unit_vectors.misses,
                                    "size": len(self._unit_vectors), "max": self._unit_vectors.maxsize},
                 "abstain_threshold": self.answer_config.abstain_below}
+
+
+@dataclass(frozen=True)
+class _View:
+    """What one kind of caller may read: the rows (None: all of them), and the facets and vocabulary
+    counted over those rows alone."""
+
+    visible: np.ndarray | None
+    facets: dict[str, Any]
+    vocabulary: Vocabulary
+
+
+def _views(store: PassageStore) -> dict[bool, _View]:
+    """The public view (False) and the view with restricted papers (True); one view when there are none."""
+    everything = store.facets()
+    full = _View(None, everything, Vocabulary(everything))
+    public = store.facets(public_only=True)
+    if public == everything:
+        return {False: full, True: full}
+    hidden = store.restricted_rows()
+    visible = np.setdiff1d(np.arange(store.count(), dtype=np.int64), hidden, assume_unique=True)
+    return {False: _View(visible, public, Vocabulary(public)), True: full}
 
 
 def _fallback(base: Answer, exc: LlmError) -> Answer:

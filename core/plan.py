@@ -32,6 +32,7 @@ class Plan:
     dense_text: str
     bm25_text: str
     understanding: Understanding = field(default_factory=Understanding)
+    restricted: bool = False  # whether the caller may read restricted papers (`allowed` already says which)
 
     @property
     def applied(self) -> Applied:
@@ -40,7 +41,8 @@ class Plan:
 
 
 def make_plan(query: str, filters: dict[str, str], understanding: Understanding,
-              allowed_rows: Callable[[dict[str, str]], np.ndarray | None], strip_filter_words: bool = True) -> Plan:
+              allowed_rows: Callable[[dict[str, str]], np.ndarray | None], strip_filter_words: bool = True,
+              restricted: bool = False) -> Plan:
     """Apply `understanding`'s candidate filters that keep at least one passage; boost the rest."""
     applied, auto = dict(filters), {}
     candidates = understanding.candidate_filters()
@@ -55,7 +57,7 @@ def make_plan(query: str, filters: dict[str, str], understanding: Understanding,
     boosts = boosts_for(understanding, {k: v for k, v in candidates.items() if k not in filters}, auto)
     strip = auto and strip_filter_words
     bm25_text = strip_spans(query, understanding.spans_for(auto)) if strip else query
-    return Plan(applied, auto, boosts, allowed_rows(applied), query, bm25_text, understanding)
+    return Plan(applied, auto, boosts, allowed_rows(applied), query, bm25_text, understanding, restricted)
 
 
 def boosts_for(u: Understanding, candidates: dict[str, str], auto: dict[str, str]) -> Boosts:

@@ -107,11 +107,14 @@ def serve(
     host: Annotated[str | None, typer.Option("--host")] = None,
     port: Annotated[int | None, typer.Option("--port")] = None,
     model: Model = None,
+    public: Annotated[bool, typer.Option(
+        "--public", help="Serve public papers to anyone who can reach a non-loopback --host, with no API key "
+        "created [env COUNCILQA_PUBLIC].")] = False,
 ) -> None:
     """Start the HTTP API over an index."""
     from councilqa.terminal import serve as run_serve
 
-    run_serve(make_settings(index_dir=index_dir, host=host, port=port, model=model))
+    run_serve(make_settings(index_dir=index_dir, host=host, port=port, model=model, public=public or None))
 
 
 @app.command()
@@ -216,6 +219,73 @@ def up(
                 p.kill()
     failed = [p.returncode for p in procs if p.returncode not in (0, None, -signal.SIGINT, 130)]
     raise typer.Exit(1 if failed else 0)
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="API keys: create, list and revoke them (the service reads "
+                       "them from its state folder on every request).")
+app.add_typer(keys_app, name="keys")
+StateDir = Annotated[Path | None, typer.Option("--state-dir", help="The service's state folder [env "
+                                                "COUNCILQA_STATE_DIR; default .councilqa-state beside the index].")]
+
+
+def _key_store(index_dir: Path | None, state_dir: Path | None) -> Any:
+    from core.keys import KeyStore
+
+    settings = make_settings(index_dir=index_dir, state_dir=state_dir)
+    return KeyStore(settings.resolved_state_dir)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key, e.g. 'planning team'.")],
+    scope: Annotated[str, typer.Option("--scope", help="read (public papers), restricted (restricted papers "
+                                       "too) or admin (also reload the index).")] = "read",
+    index_dir: IndexDir = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Make a key and print it once: only its hash is kept."""
+    store = _key_store(index_dir, state_dir)
+    try:
+        record, key = store.create(name, scope)
+    except ValueError as exc:
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(key)
+    typer.secho(f"Key {record.key_id} ({record.scope}) for {record.name!r}, kept in {store.path}. It is shown "
+                "only now: store it where its user keeps secrets.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(index_dir: IndexDir = None, state_dir: StateDir = None, as_json: AsJson = False) -> None:
+    """Every key's id, name, scope and state (never the key itself)."""
+    import json as _json
+
+    records = _key_store(index_dir, state_dir).list()
+    if as_json:
+        typer.echo(_json.dumps([r.to_dict() for r in records], indent=2))
+        return
+    if not records:
+        typer.echo("No API keys: the service serves public papers to callers on this machine only.")
+    for r in records:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.created_at))
+        state = "active" if r.active else "revoked " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(r.revoked_at or 0))
+        typer.echo(f"{r.key_id}  {r.scope:<10}  {state:<24}  created {when} UTC  {r.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id (from `keys list`) or its name.")],
+    index_dir: IndexDir = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Revoke a key for good; it stops working on the service's next request."""
+    revoked = _key_store(index_dir, state_dir).revoke(key)
+    if not revoked:
+        typer.secho(f"Error: no active key with id or name {key!r}; `councilqa keys list` shows them.",
+                    fg="red", err=True)
+        raise typer.Exit(2)
+    for r in revoked:
+        typer.echo(f"Revoked {r.key_id} ({r.scope}) {r.name}")
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:

@@ -27,8 +27,13 @@ def load_engine(settings: Settings) -> Engine:
 
 def serve(settings: Settings) -> None:
     """Load the engine (a clean error and exit 1 when the index is unusable), then serve the API."""
+    from service.auth import check_bind
     from service.server import serve_engine
 
+    problem = check_bind(settings)
+    if problem:
+        typer.secho(f"Error: {problem}", fg="red", err=True)
+        raise typer.Exit(2)
     serve_engine(load_engine(settings), settings)
 
 

@@ -33,7 +33,7 @@ from indexer.dense import FaissDense, choose_faiss_kind
 from indexer.embed import Embedder
 from indexer.index import FILES, FORMAT_VERSION, MANIFEST, PASSAGES, build_files, damaged_files, remove_leftovers
 from indexer.loaders import load_document
-from indexer.models import Document, Passage
+from indexer.models import Document, DocumentMeta, Passage
 from indexer.passages import PassageStore
 from indexer.pipeline import (
     Chunker,
@@ -83,6 +83,7 @@ class BuildReport:
     removed_reasons: dict[str, str] = field(default_factory=dict)  # document id -> why it left the index
     skipped: list[tuple[str, str]] = field(default_factory=list)
     same_text: list[list[str]] = field(default_factory=list)  # files indexed with the same extracted text
+    restricted: list[tuple[str, str]] = field(default_factory=list)  # (document id, why) of restricted papers
     sources: list[str] = field(default_factory=list)  # the folders and files the index is built from
     cache_dir: str = ""
     seconds: float = 0.0
@@ -109,6 +110,10 @@ class BuildReport:
         if self.same_text:
             lines.append(f"  {len(self.same_text)} group(s) of files with the same text (all indexed):")
             lines += [f"    {', '.join(paths)}" for paths in self.same_text]
+        if self.restricted:
+            lines.append(f"  {len(self.restricted)} restricted document(s), served only to keys with the "
+                         "restricted scope:")
+            lines += [f"    {doc_id}: {why}" for doc_id, why in self.restricted]
         if self.skipped:
             lines.append(f"  skipped {len(self.skipped)} file(s):")
             lines += [f"    {path}: {reason}" for path, reason in self.skipped]
@@ -240,7 +245,17 @@ def _load_corpus(
         ))
     report.same_text = same_text(kept)
     canonicalise([r.doc for r in kept if r.doc is not None])
+    report.restricted = [(r.doc.meta.doc_id, _why_restricted(r.doc.meta)) for r in kept
+                         if r.doc is not None and r.doc.meta.access == "restricted"]
     return kept
+
+
+def _why_restricted(meta: DocumentMeta) -> str:
+    """Where a restricted document's access level came from: its metadata file, or its own words."""
+    source = (meta.extra.get("meta_sources") or {}).get("access")
+    if source in ("sidecar", "manifest"):
+        return f"\"access\": \"restricted\" in its {source}"
+    return str(meta.extra.get("access_reason") or "restricted")
 
 
 def _up_to_date(previous: PreviousIndex, index_dir: Path, corpus: str, settings: Settings,

@@ -33,6 +33,7 @@ from common.language import (
     prose_words,
 )
 from common.names import alias_key
+from indexer.access import check_access, declared_restriction
 from indexer.models import DOC_TYPES, DocumentMeta, SkipFile
 
 # Every metadata key a sidecar or manifest row may set: the id and the table's document fields.
@@ -474,6 +475,11 @@ def _check_fields(data: dict[str, Any], where: str) -> dict[str, Any]:
             out[key] = None
     if out.get("doc_id") is not None and (problem := unsafe_doc_id(str(out["doc_id"]), where)):
         raise SkipFile(problem)
+    if out.get("access") is not None:
+        try:
+            out["access"] = check_access(out["access"], where)
+        except ValueError as exc:
+            raise SkipFile(str(exc)) from exc
     raw_date = out.get("date")
     if raw_date is not None:
         iso = iso_date(raw_date)
@@ -570,6 +576,11 @@ def resolve_metadata(
                 inferred = infer_metadata(text, hints)
             if inferred.get(key) is not None:
                 record[key], sources[key] = inferred[key], "inferred"
+    if record.get("access") is None:  # the paper's own declaration, else public
+        why = declared_restriction(text)
+        record["access"], sources["access"] = ("restricted", "text") if why else ("public", "default")
+        if why:
+            record["access_reason"] = why
     extra = {k: v for k, v in manifest.items() if k not in META_FIELDS}
     extra.update({k: v for k, v in sidecar.items() if k not in META_FIELDS})
     record = {k: (str(v) if v is not None else None) for k, v in record.items()}
@@ -586,6 +597,8 @@ def resolve_metadata(
         meta.council = canonical_council(record["council"], registry)
         meta.extra["council_raw"] = record["council"]  # lets `recanonicalise` re-map it later
     meta.extra["meta_sources"] = sources
+    if record.get("access_reason"):
+        meta.extra["access_reason"] = record["access_reason"]
     return meta, record
 
 

@@ -196,18 +196,32 @@ class PassageStore:
         return np.fromiter((r[0] for r in self._db.execute(q, args)), dtype=np.int64)
 
     @_locked
-    def facets(self) -> dict[str, Any]:
+    def restricted_rows(self) -> np.ndarray:
+        """Rows of passages from restricted papers (`access` = restricted), ascending."""
+        q = "SELECT row FROM passages WHERE access = 'restricted' ORDER BY row"
+        return np.fromiter((r[0] for r in self._db.execute(q)), dtype=np.int64)
+
+    @_locked
+    def facets(self, public_only: bool = False) -> dict[str, Any]:
         """What the filters can choose from: each facet's values, counts, date ranges and totals.
 
         Values come most frequent first, with their passage and document counts (speakers: the passages
-        of any of their turns, no document count); each date field gives its min and max.
+        of any of their turns, no document count); each date field gives its min and max. `public_only`
+        counts public papers alone, exactly as an index built without the restricted ones would.
         """
+        only = " AND access IS NOT 'restricted'" if public_only else ""
+        of_public = (" AND row IN (SELECT row FROM passages WHERE access IS NOT 'restricted')"
+                     if public_only else "")
+
         def counts(col: str, table: str = "passages") -> list[dict[str, Any]]:
-            q = f"SELECT {col}, COUNT(*) FROM {table} WHERE {col} IS NOT NULL GROUP BY {col} ORDER BY 2 DESC, 1"
+            cond = only if table == "passages" else of_public
+            q = (f"SELECT {col}, COUNT(*) FROM {table} WHERE {col} IS NOT NULL{cond} GROUP BY {col} "
+                 "ORDER BY 2 DESC, 1")
             return [{"value": v, "count": int(n)} for v, n in self._db.execute(q)]
 
         def doc_counts(col: str) -> dict[str, int]:
-            q = f"SELECT {col}, COUNT(DISTINCT doc_id) FROM passages WHERE {col} IS NOT NULL GROUP BY {col}"
+            q = (f"SELECT {col}, COUNT(DISTINCT doc_id) FROM passages WHERE {col} IS NOT NULL{only} "
+                 f"GROUP BY {col}")
             return {v: int(n) for v, n in self._db.execute(q)}
 
         out: dict[str, Any] = {}
@@ -219,17 +233,22 @@ class PassageStore:
             out[str(f.facet)] = [{**c, "documents": docs.get(c["value"], 0)} for c in counts(f.name)]
         for f in FILTER_FIELDS:
             if f.filter == "date":
-                lo, hi = self._db.execute(f"SELECT MIN({f.name}), MAX({f.name}) FROM passages").fetchone()
+                lo, hi = self._db.execute(f"SELECT MIN({f.name}), MAX({f.name}) FROM passages WHERE 1{only}"
+                                          ).fetchone()
                 out[f"{f.name}_min"], out[f"{f.name}_max"] = lo, hi
-        out["documents"] = int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
-        out["passages"] = self.count()
+        out["documents"] = int(self._db.execute(f"SELECT COUNT(*) FROM documents WHERE 1{_DOC_ONLY[public_only]}"
+                                                ).fetchone()[0])
+        out["passages"] = int(self._db.execute(f"SELECT COUNT(*) FROM passages WHERE 1{only}").fetchone()[0])
         return out
 
     @_locked
-    def documents(self, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-        """The number of documents and one page of them (by document id): metadata, passage and character counts."""
-        total = int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
-        q = "SELECT meta, n_passages, length(text) FROM documents ORDER BY doc_id LIMIT ? OFFSET ?"
+    def documents(self, limit: int = 50, offset: int = 0, public_only: bool = False
+                  ) -> tuple[int, list[dict[str, Any]]]:
+        """The number of documents and one page of them (by document id): metadata, passage and character
+        counts. `public_only` leaves out restricted papers."""
+        only = _DOC_ONLY[public_only]
+        total = int(self._db.execute(f"SELECT COUNT(*) FROM documents WHERE 1{only}").fetchone()[0])
+        q = f"SELECT meta, n_passages, length(text) FROM documents WHERE 1{only} ORDER BY doc_id LIMIT ? OFFSET ?"
         docs = [
             {**json.loads(m), "n_passages": int(n), "n_chars": int(c)}
             for m, n, c in self._db.execute(q, (limit, offset))
@@ -237,10 +256,10 @@ class PassageStore:
         return total, docs
 
     @_locked
-    def all_metadata(self) -> list[DocumentMeta]:
+    def all_metadata(self, public_only: bool = False) -> list[DocumentMeta]:
         """Every document's metadata, by document id: what meetings are grouped from."""
         return [DocumentMeta.from_dict(json.loads(m)) for (m,) in
-                self._db.execute("SELECT meta FROM documents ORDER BY doc_id")]
+                self._db.execute(f"SELECT meta FROM documents WHERE 1{_DOC_ONLY[public_only]} ORDER BY doc_id")]
 
     @_locked
     def passages_of(self, doc_ids: Sequence[str]) -> list[Passage]:
@@ -292,6 +311,10 @@ class PassageStore:
                        r["content_hash"])
         rows = self._db.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY row", (doc_id,))
         return doc, [_row_to_passage(p) for p in rows]
+
+
+# The documents table keeps metadata as JSON: a restricted paper is one whose `access` says so.
+_DOC_ONLY = {False: "", True: " AND json_extract(meta, '$.access') IS NOT 'restricted'"}
 
 
 def _row_to_passage(r: sqlite3.Row) -> Passage:

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from common import __version__
 from common.settings import Settings, get_settings
 from core.engine import Engine
+from service.auth import AUTH_ERRORS, install_auth
 from service.deps import install_build_header
 from service.errors import install_error_handlers
 from service.holder import EngineHolder
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.holder = hold(engine, False) if engine is not None else None
     install_error_handlers(app)
     install_build_header(app)
+    install_auth(app, settings)  # API keys, failed-attempt limits, private cache headers (service/auth.py)
     harden(app, settings)  # local docs, body-size/read limits, declared OpenAPI limits (service/posture.py)
-    for module in (search, answers, documents, meetings, meta):
-        app.include_router(module.router)
+    for module in (search, answers, documents, meetings):
+        app.include_router(module.router, responses=AUTH_ERRORS)
+    app.include_router(meta.router)
     return app

@@ -19,7 +19,7 @@ from core.errors import CoreError, ErrorKind
 
 log = logging.getLogger("councilqa.service")
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
                413: "too_large",
                415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable"}
 
@@ -27,12 +27,14 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
 class ServiceError(Exception):
     """A request the HTTP layer itself refuses (unknown parameter, not ready); carries its status."""
 
-    def __init__(self, code: str, message: str, status: int = 422, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int = 422, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.details = details or {}
+        self.headers = headers or {}
 
 
 # How each kind of core error reads over HTTP.
@@ -55,13 +57,14 @@ class ErrorJSONResponse(JSONResponse):
             return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-def _json(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
-    return ErrorJSONResponse(error_body(code, message, details), status_code=status)
+def _json(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+          headers: dict[str, str] | None = None) -> JSONResponse:
+    return ErrorJSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return _json(exc.status, exc.code, exc.message, exc.details)
+    return _json(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _core_error(_: Request, exc: Exception) -> JSONResponse:

@@ -77,12 +77,19 @@ def public_health(health: dict[str, Any], settings: Settings) -> dict[str, Any]:
 PRIVATE_MANIFEST_KEYS = ("versions", "sources")  # library versions; absolute paths of the corpus read
 
 
-def public_stats(stats: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The /stats body: without the manifest's library versions and source paths, unless `expose_details`."""
-    manifest = stats.get("manifest", {})
-    if settings.expose_details or not any(k in manifest for k in PRIVATE_MANIFEST_KEYS):
-        return stats
-    return {**stats, "manifest": {k: v for k, v in manifest.items() if k not in PRIVATE_MANIFEST_KEYS}}
+COUNT_KEYS = ("documents", "passages", "tokens")  # the whole build's counts, restricted papers among them
+
+
+def public_stats(stats: dict[str, Any], settings: Settings, restricted: bool = True) -> dict[str, Any]:
+    """The /stats body: without the manifest's library versions and source paths, unless `expose_details`;
+    for a caller who may not read restricted papers, the manifest's counts are those of the public ones."""
+    manifest = dict(stats.get("manifest", {}))
+    if not restricted:
+        manifest = {k: v for k, v in manifest.items() if k not in COUNT_KEYS and k != "sentences"}
+        manifest.update({k: stats[k] for k in ("documents", "passages")})
+    if not settings.expose_details:
+        manifest = {k: v for k, v in manifest.items() if k not in PRIVATE_MANIFEST_KEYS}
+    return {**stats, "manifest": manifest}
 
 
 class DropQueryString(logging.Filter):

@@ -204,6 +204,12 @@ class HealthResponse(BaseModel):
                              "every response names its build in the X-Index-Build header.")
 
 
+class ReloadResponse(BaseModel):
+    build_id: str = PydField(..., description="The build served after the reload.")
+    error: str | None = PydField(None, description="Why the folder's build could not be loaded, if it could not "
+                                 "(the previous build is still served).")
+
+
 class StatsResponse(BaseModel):
     manifest: dict[str, Any] = PydField(..., description="The index manifest (model, chunking, counts; library "
                                         "versions and source paths only where COUNCILQA_EXPOSE_DETAILS is set).")

@@ -171,6 +171,7 @@ def test_precedence_sidecar_then_manifest_then_inference(tmp_path):
     assert meta.extra["ward"] == "North" and meta.extra["x"] == 1
     assert meta.extra["meta_sources"] == {
         "title": "sidecar", "date": "manifest", "committee": "manifest", "council": "inferred", "doc_type": "sidecar",
+        "access": "default",
     }  # fmt: skip
     assert "doc_type_raw" not in meta.extra
     assert record["title"] == "Sidecar title"

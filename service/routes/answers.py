@@ -3,6 +3,7 @@ the same answer as server-sent events, the model's text as it is written, then t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import orjson
@@ -12,6 +13,7 @@ from fastapi.sse import EventSourceResponse
 
 from common.fields import FILTER_NAMES
 from core.results import Answer, Query
+from service.auth import CallerDep
 from service.deps import EngineDep, fast_json
 from service.schemas import AskRequest, AskResponse, ErrorResponse
 
@@ -31,8 +33,9 @@ def _query(body: AskRequest) -> Query:
 
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS,  # type: ignore[arg-type]
              summary="Answer a question with citations")
-async def ask(body: AskRequest, engine: EngineDep) -> Response:
-    return fast_json((await run_in_threadpool(engine.ask, _query(body))).to_dict())
+async def ask(body: AskRequest, engine: EngineDep, caller: CallerDep) -> Response:
+    answer = await run_in_threadpool(functools.partial(engine.ask, _query(body), restricted=caller.restricted))
+    return fast_json(answer.to_dict())
 
 
 def _event(piece: str | Answer) -> bytes:
@@ -49,8 +52,8 @@ def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[bytes
 
 @router.post("/ask/stream", responses=_STREAM,  # type: ignore[arg-type]
              summary="Answer a question with citations, streamed as server-sent events")
-async def ask_stream(body: AskRequest, engine: EngineDep) -> Response:
-    stream = engine.ask_stream(_query(body))
+async def ask_stream(body: AskRequest, engine: EngineDep, caller: CallerDep) -> Response:
+    stream = engine.ask_stream(_query(body), restricted=caller.restricted)
     # The first item is waited for here, so a bad question is a plain 422 error, not a broken stream.
     first = await run_in_threadpool(next, stream)
     return EventSourceResponse(_events(first, stream), headers={"Cache-Control": "no-cache"})

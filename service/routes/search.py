@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from common.fields import FILTER_NAMES, Mode, filter_help
 from core.results import Query as CoreQuery
+from service.auth import CallerDep
 from service.deps import EngineDep, fast_json
 from service.errors import ServiceError
 from service.schemas import ErrorResponse, SearchResponse
@@ -45,6 +47,7 @@ FiltersDep = Annotated[dict[str, Any], Depends(_filters)]
 async def search(
     request: Request,
     engine: EngineDep,
+    caller: CallerDep,
     filters: FiltersDep,
     q: Annotated[str, Query(description="What to look for, in plain words.")],
     k: Annotated[int, Query(description="Number of passages (1..max_k, default 10).")] = 10,
@@ -53,4 +56,5 @@ async def search(
 ) -> Response:
     reject_unknown_params(request, _PARAMS)
     query = CoreQuery(q, k, mode, filters, auto_filters)
-    return fast_json((await run_in_threadpool(engine.search, query)).to_dict())
+    results = await run_in_threadpool(functools.partial(engine.search, query, restricted=caller.restricted))
+    return fast_json(results.to_dict())
