@@ -19,7 +19,8 @@ from core.errors import CoreError, ErrorKind
 
 log = logging.getLogger("councilqa.service")
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 408: "request_timeout",
                413: "too_large",
                415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable"}
 
