@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,8 +11,6 @@ from fastapi.concurrency import run_in_threadpool
 from common.fields import filter_help
 from core.results import Query as CoreQuery
 from core.validate import MAX_OFFSET, MAX_PAGE
-import functools
-
 from service.auth import CallerDep
 from service.deps import EngineDep
 from service.routes.search import FiltersDep, reject_unknown_params
