@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     # UI
     api_url: str = "http://127.0.0.1:8000"
     ui_port: int = Field(8501, ge=1, le=65535)
+    ui_url: str | None = Field(None, description="The UI's address as its users reach it, for links to the exact "
+                               "place in a paper in tool results (MCP); default http://127.0.0.1:<ui_port>.")
+    api_key: str | None = Field(None, repr=False, description="The API key the UI, `councilqa eval --url` and other "
+                                "clients send to the service (`Authorization: Bearer …`), where the service has keys.")
     api_timeout_s: float = Field(30.0, gt=0)
 
     # Optional language model (OpenAI-compatible chat endpoint); extractive answers when unset.
@@ -185,7 +189,7 @@ class Settings(BaseSettings):
     llm_breaker_cooldown_s: float = Field(30.0, gt=0, description="How long the model is skipped once the "
                                           "breaker opens; then one trial call decides.")
 
-    @field_validator("api_url", "llm_base_url")
+    @field_validator("api_url", "llm_base_url", "ui_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):
@@ -214,6 +218,11 @@ class Settings(BaseSettings):
                 f"{index.parent / '.councilqa-state'}"
             )
         return self
+
+    @property
+    def resolved_ui_url(self) -> str:
+        """The UI's address for links: `ui_url`, else the local UI on `ui_port`."""
+        return self.ui_url or f"http://127.0.0.1:{self.ui_port}"
 
     @property
     def resolved_state_dir(self) -> Path:

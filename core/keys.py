@@ -14,6 +14,7 @@ and actions that change the index or other callers' state).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import re
@@ -79,7 +80,7 @@ def check_scope(scope: str) -> Scope:
     """`scope` as a Scope; ValueError naming the allowed ones."""
     if scope not in SCOPES:
         raise ValueError(f"scope {scope!r} is not one of {', '.join(SCOPES)}")
-    return scope  # type: ignore[return-value]
+    return scope
 
 
 def _sha(secret: str) -> str:
@@ -120,7 +121,7 @@ class KeyStore:
                         (record.key_id, record.name, record.scope, _sha(secret), record.created_at))
         return record, f"cqa_{record.key_id}_{secret}"
 
-    def list(self) -> list[KeyRecord]:
+    def list(self) -> builtins.list[KeyRecord]:
         """Every key, active and revoked, oldest first."""
         try:
             with self._db() as con:
@@ -130,7 +131,7 @@ class KeyStore:
             return []
         return [KeyRecord(*r) for r in rows]
 
-    def revoke(self, key_id_or_name: str) -> list[KeyRecord]:
+    def revoke(self, key_id_or_name: str) -> builtins.list[KeyRecord]:
         """Revoke the key with this id (or every active key with this name); the keys revoked."""
         targets = [k for k in self.list() if k.active and key_id_or_name in (k.key_id, k.name)]
         if targets:

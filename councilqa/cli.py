@@ -221,6 +221,27 @@ def up(
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command()
+def mcp(
+    index_dir: IndexDir = None,
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp (behind the API keys) "
+                                       "instead of stdio.")] = False,
+    host: Annotated[str | None, typer.Option("--host", help="HTTP address [127.0.0.1].")] = None,
+    port: Annotated[int, typer.Option("--port", help="HTTP port.")] = 8001,
+    restricted: Annotated[bool, typer.Option("--restricted", help="stdio only: let the assistant read "
+                                             "restricted papers too (over HTTP the caller's key decides).")] = False,
+    public: Annotated[bool, typer.Option("--public", help="As `serve --public`.")] = False,
+    model: Model = None,
+) -> None:
+    """A Model Context Protocol tool server for AI assistants: search, ask, get_document, list_facets,
+    timeline, list_meetings, get_meeting."""
+    from councilqa.terminal import mcp as run_mcp
+
+    settings = make_settings(index_dir=index_dir, host=host, port=port if http else None, model=model,
+                             public=public or None)
+    run_mcp(settings, http=http, restricted=restricted)
+
+
 keys_app = typer.Typer(no_args_is_help=True, help="API keys: create, list and revoke them (the service reads "
                        "them from its state folder on every request).")
 app.add_typer(keys_app, name="keys")

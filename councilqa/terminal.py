@@ -37,6 +37,37 @@ def serve(settings: Settings) -> None:
     serve_engine(load_engine(settings), settings)
 
 
+def mcp(settings: Settings, *, http: bool, restricted: bool) -> None:
+    """Serve the MCP tools over stdio (nothing but protocol on stdout) or streamable HTTP."""
+    from service.auth import check_bind
+    from service.holder import EngineHolder
+    from service.mcp_server import http_app, serve_stdio
+
+    if http:
+        problem = check_bind(settings)
+        if problem:
+            typer.secho(f"Error: {problem}", fg="red", err=True)
+            raise typer.Exit(2)
+        if restricted:
+            typer.secho("Error: --restricted is for stdio; over HTTP each caller's key decides.", fg="red", err=True)
+            raise typer.Exit(2)
+    engine = load_engine(settings)
+    holder = EngineHolder(engine, lambda: Engine.load(settings, embedder=holder.engine.embedder),
+                          settings.index_dir, settings.reload_check_s, owns_engine=True)
+    try:
+        if not http:
+            serve_stdio(holder, settings, restricted)
+            return
+        import uvicorn
+
+        from service.server import uvicorn_config
+
+        typer.echo(f"MCP tools on http://{settings.host}:{settings.port}/mcp over {settings.index_dir}", err=True)
+        uvicorn.Server(uvicorn_config(http_app(holder, settings), settings)).run()
+    finally:
+        holder.close()
+
+
 def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         return dict(fn(*args, **kwargs).to_dict())

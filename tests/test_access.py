@@ -306,3 +306,81 @@ def test_keys_are_created_once_listed_without_secrets_and_revoked(tmp_path: Path
     assert runner.invoke(app, ["keys", "revoke", "planning team", *args]).exit_code == 0
     assert runner.invoke(app, ["keys", "revoke", "planning team", *args]).exit_code == 2
     assert json.loads(runner.invoke(app, ["keys", "list", "--json", *args]).stdout)[0]["active"] is False
+
+
+# -- the MCP tool server ---------------------------------------------------------------------------
+
+
+def _holder(engine: Engine) -> Any:
+    from service.holder import EngineHolder
+
+    return EngineHolder(engine, lambda: engine, engine.settings.index_dir, 3600, owns_engine=False)
+
+
+async def _tool(client: Any, name: str, args: dict[str, Any]) -> tuple[bool, str]:
+    r = await client.call_tool(name, args)
+    return r.is_error, r.content[0].text if r.content else ""
+
+
+def test_mcp_tools_over_stdio_scope_keep_restricted_papers_out_unless_allowed(built: dict[str, Any]) -> None:
+    import anyio
+    from mcp import Client
+
+    from service.mcp_server import Tools, build_server, stdio_scope
+
+    engine = _engine(built["both"])
+
+    async def run(restricted: bool) -> dict[str, tuple[bool, str]]:
+        server = build_server(Tools(_holder(engine), engine.settings, stdio_scope(restricted)))
+        async with Client(server) as client:
+            return {"search": await _tool(client, "search", {"query": "quarry land sale", "k": 50}),
+                    "ask": await _tool(client, "ask", {"question": QUESTION}),
+                    "document": await _tool(client, "get_document", {"document_id": "loam_exempt"}),
+                    "facets": await _tool(client, "list_facets", {}),
+                    "timeline": await _tool(client, "timeline", {"topic": "quarry land sale"}),
+                    "meetings": await _tool(client, "list_meetings", {"limit": 100})}
+
+    try:
+        public, full = anyio.run(run, False), anyio.run(run, True)
+    finally:
+        engine.close()
+    for name, (_, text) in public.items():
+        leaked = [w for w in (SECRET, HIDDEN_COUNCIL, "bcc_terms", "bcc_planning_private") if w in text]
+        assert not leaked, (name, leaked)
+    assert public["document"][0] and "document_not_found" in public["document"][1]
+    assert not full["document"][0] and SECRET in full["document"][1]
+    assert SECRET in full["search"][1] and HIDDEN_COUNCIL in full["facets"][1]
+    hit = json.loads(public["search"][1])["results"][0]
+    assert hit["cite"] and hit["link"].startswith("http://127.0.0.1:8501/?doc=") and "char_start" in hit
+
+
+def test_mcp_over_http_is_behind_the_same_keys(served: dict[str, Any], built: dict[str, Any]) -> None:
+    import anyio
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    from service.mcp_server import http_app
+    from service.server import running_server
+
+    engine = _engine(built["both"], built["root"] / "state")
+    keys = served["keys"]
+
+    async def search(url: str, key: str) -> str:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
+        async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
+            return (await _tool(client, "search", {"query": "quarry land sale", "k": 50}))[1]
+
+    try:
+        with running_server(http_app(_holder(engine), engine.settings), engine.settings) as url:
+            import httpx
+
+            refused = httpx.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "missing_key"
+            revoked = httpx.post(f"{url}/mcp", json={}, headers={"Authorization": f"Bearer {keys['revoked']}"})
+            assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "revoked_key"
+            read, restricted = anyio.run(search, url, keys["read"]), anyio.run(search, url, keys["restricted"])
+    finally:
+        engine.close()
+    assert "quarry" in read and SECRET not in read
+    assert SECRET in restricted
