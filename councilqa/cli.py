@@ -27,6 +27,8 @@ IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index folder
 Model = Annotated[str | None, typer.Option("--model", help="sentence-transformers model name or path.")]
 NoAutoFilters = Annotated[bool, typer.Option("--no-auto-filters", help="Do not read filters from the question.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+Restricted = Annotated[bool, typer.Option("--restricted", help="Include restricted papers (exempt, not for "
+                                          "publication); by default only public ones are searched.")]
 
 
 def with_filter_options(fn: Callable[..., None]) -> Callable[..., None]:
@@ -125,6 +127,7 @@ def search(
     mode: Annotated[str, typer.Option("--mode", help="|".join(MODES))] = "hybrid",
     no_auto_filters: NoAutoFilters = False,
     as_json: AsJson = False,
+    restricted: Restricted = False,
     index_dir: IndexDir = None,
     filters: dict[str, str | None] | None = None,
 ) -> None:
@@ -132,7 +135,7 @@ def search(
     from councilqa.terminal import search as run_search
 
     run_search(make_settings(index_dir=index_dir), query, k=k, mode=mode, filters=filters or {},
-               auto_filters=not no_auto_filters, as_json=as_json)
+               auto_filters=not no_auto_filters, as_json=as_json, restricted=restricted)
 
 
 @app.command()
@@ -141,6 +144,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question.")],
     no_auto_filters: NoAutoFilters = False,
     as_json: AsJson = False,
+    restricted: Restricted = False,
     index_dir: IndexDir = None,
     filters: dict[str, str | None] | None = None,
 ) -> None:
@@ -148,7 +152,7 @@ def ask(
     from councilqa.terminal import ask as run_ask
 
     run_ask(make_settings(index_dir=index_dir), question, filters=filters or {}, auto_filters=not no_auto_filters,
-            as_json=as_json)
+            as_json=as_json, restricted=restricted)
 
 
 @app.command()

@@ -77,19 +77,20 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def search(settings: Settings, query: str, *, k: int = 10, mode: str = "hybrid",
-           filters: dict[str, Any] | None = None, auto_filters: bool = True, as_json: bool = False) -> None:
-    """Print ranked passages with citations (or the API's JSON)."""
+           filters: dict[str, Any] | None = None, auto_filters: bool = True, as_json: bool = False,
+           restricted: bool = False) -> None:
+    """Print ranked passages with citations (or the API's JSON); restricted papers only if asked."""
     engine = load_engine(settings)
     q = Query(query, k, mode, filters or {}, auto_filters)  # type: ignore[arg-type]  # the core checks mode
-    data = _run(engine.search, q)
+    data = _run(engine.search, q, restricted=restricted)
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render_search(data))
 
 
 def ask(settings: Settings, question: str, *, filters: dict[str, Any] | None = None, auto_filters: bool = True,
-        as_json: bool = False) -> None:
-    """Print a cited answer (or the API's JSON)."""
+        as_json: bool = False, restricted: bool = False) -> None:
+    """Print a cited answer (or the API's JSON); restricted papers only if asked."""
     engine = load_engine(settings)
-    data = _run(engine.ask, Query(question, ANSWER_K, "hybrid", filters or {}, auto_filters))
+    data = _run(engine.ask, Query(question, ANSWER_K, "hybrid", filters or {}, auto_filters), restricted=restricted)
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render_answer(data))
 
 

@@ -72,8 +72,10 @@ def parse_answer(body: dict[str, Any]) -> AskResult:
 class HttpBackend:
     """A running `councilqa serve` at `url`."""
 
-    def __init__(self, url: str, timeout: float = 60.0, client: httpx.Client | None = None) -> None:
-        self.client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+    def __init__(self, url: str, timeout: float = 60.0, client: httpx.Client | None = None,
+                 api_key: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}  # where the service has keys
+        self.client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout, headers=headers)
 
     def _get(self, path: str, **params: Any) -> dict[str, Any]:
         r = self.client.get(path, params=params)

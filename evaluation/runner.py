@@ -250,7 +250,7 @@ def run_cli(settings: Settings, gold: Path, url: str | None, out_dir: Path, min_
         return 2
     if backend is None:
         try:
-            backend = HttpBackend(url) if url else InProcessBackend(settings)
+            backend = HttpBackend(url, api_key=settings.api_key) if url else InProcessBackend(settings)
         except Exception as exc:  # e.g. IndexLoadError: the message says what to run
             print(f"Error: cannot load the engine: {exc}")
             return 2

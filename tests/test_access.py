@@ -384,3 +384,68 @@ def test_mcp_over_http_is_behind_the_same_keys(served: dict[str, Any], built: di
         engine.close()
     assert "quarry" in read and SECRET not in read
     assert SECRET in restricted
+
+
+# -- the UI ------------------------------------------------------------------------------------------
+
+
+def test_the_ui_takes_a_key_in_its_settings_and_marks_restricted_sources(
+        served: dict[str, Any], built: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from service.server import running_server
+
+    engine = _engine(built["both"], built["root"] / "state")
+    keys = served["keys"]
+    app_file = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
+
+    def ask(at: AppTest) -> AppTest:
+        at.text_input(key="question").input("quarry land sale")
+        next(b for b in at.button if b.label == "Ask").click()
+        return at.run()
+
+    def page(at: AppTest) -> str:
+        return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] +
+                         [e.value for e in at.error] + [h.value for h in at.get("html")])
+
+    try:
+        with running_server(create_app(engine.settings, engine), engine.settings) as url:
+            monkeypatch.setenv("COUNCILQA_API_URL", url)
+            monkeypatch.delenv("COUNCILQA_API_KEY", raising=False)
+            at = ask(AppTest.from_file(app_file, default_timeout=20).run())
+            assert "Enter your API key under “Access” in the sidebar" in page(at)
+            at.text_input(key="api_key").input(keys["read"])
+            at = ask(at.run())
+            assert not at.exception and "quarry" in page(at).lower()
+            assert SECRET not in page(at) and "Restricted" not in page(at)
+            at.text_input(key="api_key").input(keys["restricted"])
+            at = ask(at.run())
+            assert SECRET in page(at) and "🔒 Restricted: not for publication" in page(at)
+            assert keys["restricted"] not in str(dict(at.query_params))  # never in the address
+    finally:
+        engine.close()
+
+
+def test_the_cli_searches_public_papers_unless_told_restricted(built: dict[str, Any],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from councilqa import terminal
+    from councilqa.cli import app
+
+    monkeypatch.setattr(terminal, "load_engine", lambda settings: _engine(built["both"]))  # the fake-model index
+    runner = CliRunner()
+    for command in (["search", "quarry land sale", "-k", "50"], ["ask", QUESTION]):
+        public = runner.invoke(app, [*command, "--json"])
+        full = runner.invoke(app, [*command, "--json", "--restricted"])
+        assert public.exit_code == full.exit_code == 0, public.output
+        assert SECRET not in public.stdout and SECRET in full.stdout, command
+
+
+def test_the_eval_runner_sends_its_key_to_a_remote_service(served: dict[str, Any]) -> None:
+    from evaluation.backends import HttpBackend
+
+    client = served["client"]
+    backend = HttpBackend("http://testserver", client=client)
+    with pytest.raises(Exception, match="401"):
+        backend.search("quarry land sale", 5, "hybrid")
+    keyed = HttpBackend("http://unused", api_key=served["keys"]["read"])
+    assert keyed.client.headers["authorization"] == f"Bearer {served['keys']['read']}"

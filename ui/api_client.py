@@ -6,6 +6,7 @@ exceptions whose message is ready to show on the page: no tracebacks reach the u
 
 from __future__ import annotations
 
+import hashlib
 import json as jsonlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,13 +79,27 @@ def _raise_for_status(response: httpx.Response) -> None:
     """`ServiceError` with the service's own message for a 4xx/5xx reply (its body read already)."""
     if response.status_code >= 400:
         message, code = _error_message(response)
-        raise ServiceError(message, response.status_code, code)
+        raise ServiceError(_problem(response.status_code, code, message), response.status_code, code)
+
+
+def _problem(status: int, code: str | None, message: str) -> str:
+    """The service's message, with what to do on this page when the key is the problem."""
+    if status == 401:
+        return (f"{message} Enter your API key under “Access” in the sidebar (ask the service's administrator "
+                "for one).")
+    return message
 
 
 class ApiClient:
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+    """Calls to the service; `api_key` (if any) goes in the Authorization header, never in a URL."""
+
+    def __init__(self, base_url: str, timeout_s: float = 30.0, api_key: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self._headers = {"Authorization": f"Bearer {api_key.strip()}"} if api_key and api_key.strip() else {}
+        # What the page's caches are keyed by: the same service seen with another key is another service.
+        digest = hashlib.sha256(api_key.strip().encode()).hexdigest()[:16] if self._headers and api_key else ""
+        self.identity = f"{self.base_url}#{digest}"
 
     def _request(
         self,
@@ -96,7 +111,8 @@ class ApiClient:
         timeout_s: float | None = None,
     ) -> dict[str, Any]:
         timeout = timeout_s or self.timeout_s
-        with self._readable_errors(timeout), httpx.Client(base_url=self.base_url, timeout=timeout) as client:
+        with self._readable_errors(timeout), httpx.Client(base_url=self.base_url, timeout=timeout,
+                                                          headers=self._headers) as client:
             response = client.request(method, path, params=params, json=json)
         _raise_for_status(response)
         try:
@@ -134,7 +150,7 @@ class ApiClient:
         (the same body as `ask`). Errors are the same exceptions as every other call."""
         payload = {k: v for k, v in body.items() if v not in (None, "")}
         with (self._readable_errors(self.timeout_s),
-              httpx.Client(base_url=self.base_url, timeout=self.timeout_s) as client,
+              httpx.Client(base_url=self.base_url, timeout=self.timeout_s, headers=self._headers) as client,
               client.stream("POST", "/ask/stream", json=payload) as response):
             if response.status_code >= 400:
                 response.read()

@@ -64,17 +64,18 @@ def client_from_settings() -> ApiClient:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         st.error(f"The page's settings are not valid ({problems}). Fix the COUNCILQA_ variables and reload.")
         st.stop()
-    return ApiClient(ss.get("api_url") or settings.api_url, settings.api_timeout_s)
+    key = ss.get("api_key") or settings.api_key  # typed in the sidebar (this session only), else the UI's own
+    return ApiClient(ss.get("api_url") or settings.api_url, settings.api_timeout_s, key)
 
 
 def load_facets(client: ApiClient) -> tuple[dict[str, Any], str | None]:
     cache: dict[str, dict[str, Any]] = ss.setdefault("facets_cache", {})
-    if client.base_url not in cache:
+    if client.identity not in cache:
         try:
-            cache[client.base_url] = client.facets()
+            cache[client.identity] = client.facets()
         except ServiceProblem as exc:
             return {}, str(exc)
-    return cache[client.base_url], None
+    return cache[client.identity], None
 
 
 def send_if_needed(client: ApiClient) -> None:
@@ -107,12 +108,12 @@ def send_if_needed(client: ApiClient) -> None:
 def writes_answers(client: ApiClient) -> bool:
     """Whether the service has a language model to write answers (then the answer is streamed)."""
     cache: dict[str, bool] = ss.setdefault("llm_cache", {})
-    if client.base_url not in cache:
+    if client.identity not in cache:
         try:
-            cache[client.base_url] = bool(client.health().get("llm"))
+            cache[client.identity] = bool(client.health().get("llm"))
         except ServiceProblem:
             return False
-    return cache[client.base_url]
+    return cache[client.identity]
 
 
 def stream_answer(client: ApiClient, payload: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +136,7 @@ def stream_answer(client: ApiClient, payload: dict[str, Any]) -> dict[str, Any]:
 
 def get_document(client: ApiClient, doc_id: str) -> dict[str, Any]:
     cache: dict[tuple[str, str], dict[str, Any]] = ss.setdefault("doc_cache", {})
-    key = (client.base_url, doc_id)
+    key = (client.identity, doc_id)
     if key not in cache:
         with st.spinner("Opening the document…"):
             doc = client.document(doc_id)
@@ -202,6 +203,10 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
                 key="search_mode",
                 format_func=MODE_LABELS.__getitem__,
             )
+        with st.expander("Access"):
+            st.text_input("API key", key="api_key", type="password", on_change=state.on_key_changed,
+                          help="Where the search service asks for a key: paste the one you were given. It is kept "
+                          "for this browser session only, and never put in the page's address.")
         st.divider()
         if facets_error:
             st.caption(f"⚠️ The search service at {api_url} is not connected.")

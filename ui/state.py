@@ -91,6 +91,13 @@ def show_inferred(ss: State, inferred: dict[str, Any]) -> None:
             ss.setdefault("promoted", {})[name] = str(value)
 
 
+def on_key_changed(ss: State | None = None) -> None:
+    """A new API key: what is on screen came with the old one (it may show papers the new one may not
+    read), so it goes, and the question is sent again with the new key."""
+    ss = ss if ss is not None else st.session_state
+    ss["result"], ss["error"], ss["last_request"] = None, None, None
+
+
 def on_filter_changed(name: str, ss: State | None = None) -> None:
     """A sidebar box changed. Where it showed a filter read from the question, the person's choice wins:
     a new value becomes a hand-set filter; "Any" drops that filter, as the chip's ✕ does."""
