@@ -183,8 +183,9 @@ def test_without_a_key_nothing_is_served_once_keys_exist(served: dict[str, Any])
 
 def test_a_revoked_or_malformed_key_is_refused_with_its_reason(served: dict[str, Any]) -> None:
     client, keys = served["client"], served["keys"]
-    r = client.get("/facets", headers={"Authorization": f"Bearer {keys['revoked']}"})
-    assert r.status_code == 401 and r.json()["error"]["code"] == "revoked_key"
+    for route, r in _calls(client, {"Authorization": f"Bearer {keys['revoked']}"}, served["ids"]).items():
+        assert r.status_code == 401 and r.json()["error"]["code"] == "revoked_key", route
+        assert not _leaks(r), route
     r = client.get("/facets", headers={"Authorization": "Bearer not-a-key"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "malformed_key"
     r = client.get("/facets", headers={"Authorization": f"Bearer {keys['read'][:-4]}abcd"})
