@@ -246,6 +246,57 @@ def mcp(
     run_mcp(settings, http=http, restricted=restricted)
 
 
+fetch_app = typer.Typer(no_args_is_help=True, help="Bring papers in from where councils publish them.")
+app.add_typer(fetch_app, name="fetch")
+
+
+@fetch_app.command("moderngov")
+def fetch_moderngov(
+    base_url: Annotated[str, typer.Argument(help="The council's ModernGov address, e.g. "
+                                            "https://democracy.manchester.gov.uk")],
+    into: Annotated[Path, typer.Option("--into", help="Folder the papers and their sidecars are written to.")],
+    date_from: Annotated[str | None, typer.Option("--from", help="Earliest meeting date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Latest meeting date, YYYY-MM-DD.")] = None,
+    days: Annotated[int | None, typer.Option("--days", help="Without --from: meetings of the last N days "
+                                             "(and the next 30) [90].")] = None,
+    committee: Annotated[list[str] | None, typer.Option("--committee", help="A committee's name or id "
+                                                        "(repeat for more); all by default.")] = None,
+    council: Annotated[str | None, typer.Option("--council", help="The council's name, where the bundled list "
+                                                "of ModernGov addresses does not know it.")] = None,
+    delay: Annotated[float, typer.Option("--delay", help="Seconds between requests.")] = 0.5,
+    max_requests: Annotated[int, typer.Option("--max-requests", help="Requests per run; the next run "
+                                              "resumes.")] = 2000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Fetch committees' meetings, minutes and linked papers from a ModernGov site, then `councilqa index
+    FOLDER` indexes them; a re-run fetches only what is new or changed."""
+    from tqdm import tqdm
+
+    from indexer.moderngov import Fetcher, FetchError, ModernGovClient, Politeness, council_for, window
+
+    try:
+        start, end = window(date_from, date_to, days)
+    except ValueError as exc:
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    name = council or council_for(base_url)
+    if not name:
+        typer.secho(f"Error: {base_url} is not in the bundled list of ModernGov addresses; give the council's "
+                    "name with --council \"Example City Council\".", fg="red", err=True)
+        raise typer.Exit(2)
+    client = ModernGovClient(base_url, Politeness(delay_s=delay, max_requests=max_requests))
+    progress = None if quiet else (lambda xs, desc: tqdm(list(xs), desc=desc, unit="item", leave=False))
+    try:
+        report = Fetcher(client, into, name, progress).run(start, end, committee or [])
+    except FetchError as exc:
+        typer.secho(f"Error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.close()
+    typer.echo(report.summary())
+    typer.echo(f"Next: councilqa index {into}")
+
+
 keys_app = typer.Typer(no_args_is_help=True, help="API keys: create, list and revoke them (the service reads "
                        "them from its state folder on every request).")
 app.add_typer(keys_app, name="keys")
