@@ -339,7 +339,8 @@ class Fetcher:
                 "moderngov_meeting_id": mid}
         for item in self.progress(items, f"{committee} {when}"):
             access = "restricted" if item.restricted else "public"
-            ids = {**base, "moderngov_agenda_item_id": item.item_id, "agenda_item_number": item.number}
+            ids = {**base, "moderngov_agenda_item_id": item.item_id, "agenda_item_number": item.number,
+                   **({"moderngov_is_decision": True} if item.is_decision else {})}
             if item.minutes_html:
                 self._minutes(item, {**ids, "title": f"{committee} minutes: {item.title}", "doc_type": "minutes",
                                      "source_url": page, "access": access})

@@ -86,6 +86,8 @@ class FakeModernGov:
         if path.startswith("/mgWebService.asmx/"):
             if self.not_xml:
                 return 200, {"Content-Type": "text/html"}, b"<!DOCTYPE html><html><body>Welcome</body></html>"
+            if name == "GetMeetings" and query.get("lCommitteeId") != ["144"]:  # only the Audit Committee met
+                return 200, xml, b"<getmeetings><meetingscount> 0</meetingscount></getmeetings>"
             files = {"GetCommittees": "minutes__committees.xml", "GetMeetings": "minutes__meetings.xml"}
             if name == "GetMeeting":
                 if query.get("lMeetingId") == ["4967"]:
@@ -228,3 +230,22 @@ def test_fetched_minutes_are_found_cited_to_their_committee_meeting_and_item(
     assert (top["document_id"], top["council"], top["committee"], top["date"], top["agenda_item"]) == (
         "4967-18831-minutes", "Manchester City Council", "Audit Committee", "2026-02-10", "1. Minutes")
     assert all(h["citation"]["access"] == "public" for h in hits)
+
+
+def test_the_command_fetches_and_says_what_to_run_next(site: tuple[FakeModernGov, str], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from councilqa.cli import app
+
+    _, url = site
+    runner = CliRunner()
+    args = ["fetch", "moderngov", url, "--into", str(tmp_path / "p"), "--from", "2026-01-01", "--to", "2026-03-31",
+            "--delay", "0", "--quiet"]
+    unknown = runner.invoke(app, args)
+    assert unknown.exit_code == 2 and "--council" in unknown.output  # a loopback address is in no list
+    done = runner.invoke(app, [*args, "--council", "Manchester City Council"])
+    assert done.exit_code == 0, done.output
+    assert "2 meeting(s), 4 paper(s) written" in done.stdout and f"councilqa index {tmp_path / 'p'}" in done.stdout
+    down = runner.invoke(app, ["fetch", "moderngov", "http://127.0.0.1:9", "--into", str(tmp_path / "q"),
+                               "--council", "X Council", "--delay", "0", "--quiet"])
+    assert down.exit_code == 1 and "unreachable" in down.output
