@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     )
     public: bool = Field(False, description="Serve on an address other than loopback with no API key created: "
                          "public papers to anyone who can reach the port. Refused unless set explicitly.")
+    # Alerts of saved searches by email (service/delivery.py); feeds need no setting
+    smtp_host: str | None = Field(None, description="SMTP server for alert digests; unset: no email is sent "
+                                  "(digests wait until it is set).")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field("starttls", description="starttls (port 587), ssl (465), "
+                                                         "or none (a relay on this machine only).")
+    smtp_user: str | None = None
+    smtp_password: str | None = Field(None, repr=False)
+    smtp_from: str = Field("councilqa@localhost", description="The From address of alert digests.")
     auth_max_failures: int = Field(10, ge=1, description="Failed key attempts one client address may make in "
                                    "`auth_failure_window_s` before its requests are refused (429).")
     auth_failure_window_s: float = Field(60.0, gt=0, description="The window failed key attempts are counted in.")

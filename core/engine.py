@@ -493,6 +493,30 @@ class Engine:
                     if self.extraction(q.text, plan, [p], score_only, terms=topic).evidence >= threshold]
         return topic_timeline(self._meetings(restricted), relevant)
 
+    def new_matches(self, query: Query, doc_ids: Sequence[str], *, restricted: bool = False, k: int = 20
+                    ) -> list[Passage]:
+        """The passages of these documents (those a build added or changed) that answer a saved search: among
+        its top `k` within them, those whose evidence reaches the abstention threshold, as a timeline counts."""
+        q, plan = self._prepare(query, "query", restricted, **({"k": k} if not isinstance(query, Query) else {}))
+        rows = self._store().rows_of(list(doc_ids))
+        allowed = rows if plan.allowed is None else np.intersect1d(plan.allowed, rows, assume_unique=True)
+        if not len(allowed):
+            return []
+        plan = replace(plan, allowed=allowed)
+        topic = self._terms(q.text, plan)
+        threshold = self.answer_config.abstain_below
+        score_only = replace(self.answer_config, abstain_below=float("inf"))
+        return [p for p, _ in self.retrieve(plan, min(q.k, k), q.mode)
+                if self.extraction(q.text, plan, [p], score_only, terms=topic).evidence >= threshold]
+
+    def document_hashes(self, restricted: bool = True) -> dict[str, str]:
+        """Document id -> content hash of this build's documents (of the public ones unless `restricted`)."""
+        hashes = self._store().document_hashes()
+        if restricted:
+            return hashes
+        public = {d["doc_id"] for d in self._store().documents(10**9, 0, public_only=True)[1]}
+        return {d: h for d, h in hashes.items() if d in public}
+
     def health(self, restricted: bool = False) -> Health:
         """What is being served (the counts of the papers the caller may read)."""
         facets = self._views[restricted].facets

@@ -101,6 +101,9 @@ def index(
         typer.secho(f"Error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(report.summary())
+    from councilqa.terminal import run_alerts_if_followed
+
+    run_alerts_if_followed(settings)
 
 
 @app.command()
@@ -244,6 +247,52 @@ def mcp(
     settings = make_settings(index_dir=index_dir, host=host, port=port if http else None, model=model,
                              public=public or None)
     run_mcp(settings, http=http, restricted=restricted)
+
+
+alerts_app = typer.Typer(no_args_is_help=True, help="Saved searches' new results: run them now.")
+app.add_typer(alerts_app, name="alerts")
+
+
+@app.command()
+@with_filter_options
+def follow(
+    query: Annotated[str, typer.Argument(help="The words to follow.")],
+    name: Annotated[str, typer.Option("--name", help="What to call it (default: the query).")] = "",
+    email: Annotated[str | None, typer.Option("--email", help="Email a digest of new results here.")] = None,
+    index_dir: IndexDir = None,
+    filters: dict[str, str | None] | None = None,
+) -> None:
+    """Follow a search: after each `councilqa index`, what new or changed papers say about it is kept
+    (`councilqa following`), in its feed, and emailed if --email is given."""
+    from councilqa.terminal import follow as run_follow
+
+    run_follow(make_settings(index_dir=index_dir), query, name, email, filters or {})
+
+
+@app.command()
+def following(index_dir: IndexDir = None, as_json: AsJson = False) -> None:
+    """The saved searches followed from this machine, with their new results."""
+    from councilqa.terminal import following as run_following
+
+    run_following(make_settings(index_dir=index_dir), as_json)
+
+
+@app.command()
+def unfollow(search_id: Annotated[str, typer.Argument(help="The saved search's id (`councilqa following`).")],
+             index_dir: IndexDir = None) -> None:
+    """Stop following a saved search."""
+    from councilqa.terminal import unfollow as run_unfollow
+
+    run_unfollow(make_settings(index_dir=index_dir), search_id)
+
+
+@alerts_app.command("run")
+def alerts_run(index_dir: IndexDir = None) -> None:
+    """Search what the last build added or changed for every saved search, and send pending digests
+    (`councilqa index` does this by itself after each build)."""
+    from councilqa.terminal import run_alerts
+
+    run_alerts(make_settings(index_dir=index_dir))
 
 
 fetch_app = typer.Typer(no_args_is_help=True, help="Bring papers in from where councils publish them.")

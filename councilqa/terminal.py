@@ -68,6 +68,81 @@ def mcp(settings: Settings, *, http: bool, restricted: bool) -> None:
         holder.close()
 
 
+def follow(settings: Settings, query: str, name: str, email: str | None, filters: dict[str, Any]) -> None:
+    """Save a search owned by this machine's user, its filters checked against the index."""
+    from core.following import LOCAL_OWNER, FollowStore, check_deliver
+
+    engine = load_engine(settings)
+    try:
+        resolved = engine.resolve_filters({k: v for k, v in filters.items() if v})
+        saved = FollowStore(settings.resolved_state_dir).create(
+            LOCAL_OWNER, name, query, resolved, check_deliver({"email": email} if email else {"feed": True}),
+            engine.document_hashes())
+    except CoreError as exc:
+        typer.secho(f"Error: {exc.message}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.close()
+    typer.echo(f"Following {saved.query!r} as {saved.id}; new results appear after the next `councilqa index`.")
+
+
+def following(settings: Settings, as_json: bool) -> None:
+    """Print the saved searches of this machine's user with their counts of results."""
+    from core.following import LOCAL_OWNER, FollowStore
+
+    store = FollowStore(settings.resolved_state_dir)
+    counts = store.counts()
+    rows = [s.to_dict(counts.get(s.id, 0)) for s in store.list(LOCAL_OWNER)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("Following nothing yet: `councilqa follow \"…\"` saves a search.")
+    for r in rows:
+        how = ", ".join(k if k == "feed" else f"email {v}" for k, v in r["deliver"].items() if v)
+        typer.echo(f"{r['id']}  {r['new_results']:>3} result(s)  {r['name']}  [{how}]")
+
+
+def unfollow(settings: Settings, search_id: str) -> None:
+    """Forget a saved search of this machine's user."""
+    from core.following import LOCAL_OWNER, FollowStore
+
+    try:
+        FollowStore(settings.resolved_state_dir).delete(search_id, LOCAL_OWNER)
+    except CoreError as exc:
+        typer.secho(f"Error: {exc.message}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Stopped following {search_id}.")
+
+
+def run_alerts(settings: Settings) -> None:
+    """Run every saved search over what the index's build added or changed; send pending digests."""
+    from core.following import FollowStore
+    from service.delivery import send_pending
+
+    store = FollowStore(settings.resolved_state_dir)
+    engine = load_engine(settings)
+    try:
+        report = store.run(engine)
+    finally:
+        engine.close()
+    typer.echo(report.summary())
+    for search_id, why in report.errors.items():
+        typer.secho(f"  saved search {search_id} not run: {why}", fg="yellow", err=True)
+    sent, waiting = send_pending(store, settings)
+    if sent or waiting:
+        typer.echo(f"  digests: {sent} sent, {waiting} waiting (retried on the next run)")
+
+
+def run_alerts_if_followed(settings: Settings) -> None:
+    """After a build: run the saved searches, if anyone follows one (else load nothing)."""
+    from core.following import FollowStore
+
+    store = FollowStore(settings.resolved_state_dir)
+    if store.path.exists() and (store.list() or store.pending()):
+        run_alerts(settings)
+
+
 def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         return dict(fn(*args, **kwargs).to_dict())

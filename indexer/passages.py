@@ -286,6 +286,16 @@ class PassageStore:
         return r[0] if r and r[0] else ""
 
     @_locked
+    def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """The rows of these documents' passages, ascending."""
+        rows: list[int] = []
+        for start in range(0, len(doc_ids), 900):  # SQLite's bound-parameter limit
+            part = list(doc_ids[start:start + 900])
+            q = f"SELECT row FROM passages WHERE doc_id IN ({','.join('?' * len(part))})"
+            rows.extend(r[0] for r in self._db.execute(q, part))
+        return np.unique(np.asarray(rows, dtype=np.int64))
+
+    @_locked
     def document_hashes(self) -> dict[str, str]:
         """Document id -> content hash, for every stored document."""
         return {d: h for d, h in self._db.execute("SELECT doc_id, content_hash FROM documents")}

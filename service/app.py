@@ -24,7 +24,7 @@ from service.deps import install_build_header
 from service.errors import install_error_handlers
 from service.holder import EngineHolder
 from service.posture import harden
-from service.routes import answers, documents, meetings, meta, search
+from service.routes import answers, documents, following, meetings, meta, search
 
 DESCRIPTION = (
     "Semantic search and cited answers over UK local council papers. Every error has the shape "
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_build_header(app)
     install_auth(app, settings)  # API keys, failed-attempt limits, private cache headers (service/auth.py)
     harden(app, settings)  # local docs, body-size/read limits, declared OpenAPI limits (service/posture.py)
-    for module in (search, answers, documents, meetings):
+    for module in (search, answers, documents, meetings, following):
         app.include_router(module.router, responses=AUTH_ERRORS)
     app.include_router(meta.router)
     return app

@@ -21,7 +21,6 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode
 
 from common.fields import FILTER_NAMES
 from common.settings import Settings
@@ -32,6 +31,7 @@ from core.results import Query
 from service.auth import FailureLimiter
 from service.errors import error_body
 from service.holder import EngineHolder
+from service.links import cite, ui_link
 
 try:
     from mcp.server import MCPServer
@@ -47,23 +47,6 @@ INSTRUCTIONS = (
 )
 CONTEXT_CHARS = 600  # get_document: characters shown either side of the span asked for
 MAX_SPAN = 6000
-
-
-def ui_link(settings: Settings, c: dict[str, Any]) -> str:
-    """The UI's document view at the cited span: `<ui>/?doc=ID&start=S&end=E`."""
-    params = {"doc": c["document_id"], "start": c.get("char_start"), "end": c.get("char_end")}
-    return f"{settings.resolved_ui_url}/?" + urlencode({k: v for k, v in params.items() if v is not None})
-
-
-def cite(c: dict[str, Any]) -> str:
-    """One line saying where a passage is from: who, in which meeting, when, where in the paper."""
-    who = c.get("speaker")
-    where = ", ".join(str(x) for x in (c.get("committee"), c.get("council"), c.get("date")) if x)
-    extra = [c.get("agenda_item") and f"item {c['agenda_item']}", c.get("page") and f"p. {c['page']}",
-             c.get("timestamp") and f"at {c['timestamp']}"]
-    line = (f"{who}, " if who else "") + (where or str(c.get("title") or c["document_id"]))
-    details = "; ".join(e for e in extra if e)
-    return line + (f" ({details})" if details else "") + (f" <{c['url']}>" if c.get("url") else "")
 
 
 def _cited(settings: Settings, c: dict[str, Any]) -> dict[str, Any]:

@@ -303,3 +303,41 @@ class TimelineResponse(BaseModel):
     query: str = PydField(..., description="The topic as given.")
     filters_applied: dict[str, str] = PydField(..., description="Filters in force.")
     points: list[TimelinePointModel] = PydField(..., description="One point per meeting, in date order.")
+
+
+class Deliver(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str | None = PydField(None, max_length=320, description="Send a digest here after each build with "
+                                 "new results.")
+    feed: bool = PydField(False, description="Keep an Atom feed at /saved-searches/{id}/feed.atom.")
+
+
+class _SavedSearchBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = PydField("", max_length=200, description="What the saved search is called (default: its query).")
+    query: str = PydField(..., max_length=1000, description="The words to follow, as for /search.")
+    deliver: Deliver = PydField(default_factory=lambda: Deliver(feed=True),
+                                description="How new results arrive: {\"email\": …} and/or {\"feed\": true}.")
+
+
+SavedSearchRequest = create_model("SavedSearchRequest", __base__=_SavedSearchBase,
+                                  __doc__="The body of POST /saved-searches.", **_filter_fields())
+
+
+class SavedSearchModel(BaseModel):
+    id: str = PydField(..., description="The saved search's id.")
+    name: str
+    query: str
+    filters: dict[str, str] = PydField(..., description="The filters it runs with (canonical values).")
+    deliver: dict[str, Any]
+    created_at: float = PydField(..., description="When it was made (Unix time).")
+    new_results: int | None = PydField(None, description="Results found for it since it was made.")
+
+
+class SavedSearchesResponse(BaseModel):
+    saved_searches: list[SavedSearchModel]
+
+
+class SavedSearchDetail(SavedSearchModel):
+    results: list[dict[str, Any]] = PydField(..., description="Its results, newest first: passage text, "
+                                             "citation, when found.")

@@ -43,7 +43,7 @@ def _run(index_dir: Path, report_dir: Path, phases: str, max_examples: int) -> N
     finally:
         engine.close()
     print(result.summary())
-    assert result.operations == 12 and result.requests >= 8 * max_examples // 2, result.summary()
+    assert result.operations == 17 and result.requests >= 8 * max_examples // 2, result.summary()
     assert result.ok, result.summary() + "\n" + result.output[-4000:]
 
 

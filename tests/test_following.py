@@ -1,0 +1,217 @@
+"""Follow a topic: a saved search, a new paper, a rebuild, and the digest at a real SMTP server on loopback
+(aiosmtpd) and a new entry in the Atom feed (parsed with feedparser); a rebuild with no change brings
+nothing; the saved search outlives a restart; one key never reads or deletes another's."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+import socket
+from collections.abc import Iterator
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+
+from common.settings import Settings
+from core.engine import Engine
+from core.following import FollowStore, words_key
+from core.keys import KeyStore
+from indexer.build import build_index
+from indexer.embed import FakeEmbedder
+from indexer.index import CouncilIndex
+from service.app import create_app
+from service.delivery import send_pending
+from tests.conftest import write_tiny_corpus
+from tests.test_service_api import FAKE_CONFIG
+
+NEW_PAPER = ("Borsetshire County Council\nCabinet\n12 May 2024\n\n7. Quarry restoration\n\n"
+             "The Cabinet approved the quarry restoration plan for Lakey Hill, with new footpaths.\n")
+RESTRICTED_PAPER = ("Borsetshire County Council\nCabinet\n12 May 2024\n\n8. Quarry restoration costs\n\n"
+                    "The quarry restoration contract with Hollowtree Ltd is commercially confidential.\n")
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    papers = write_tiny_corpus(tmp_path / "papers")
+    settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", chunk_tokens=60,
+                        chunk_overlap=10, smtp_host="127.0.0.1", smtp_port=_free_port(), smtp_tls="none",
+                        smtp_from="alerts@council.example", auth_max_failures=1000)
+    keys = KeyStore(settings.resolved_state_dir)
+    tokens = {name: keys.create(name, scope)[1] for name, scope in (("alice", "read"), ("bob", "read"),
+                                                                     ("ops", "admin"))}
+    yield {"papers": papers, "settings": settings, "keys": tokens}
+
+
+def _build(world: dict[str, Any]) -> Engine:
+    settings = world["settings"]
+    build_index([world["papers"]], settings, embedder=FakeEmbedder(), progress=False)
+    return Engine(CouncilIndex.load(settings.index_dir, "fake-hash-64"), FakeEmbedder(), settings,
+                  answer_config=FAKE_CONFIG)
+
+
+def _client(engine: Engine) -> TestClient:
+    return TestClient(create_app(engine.settings, engine))
+
+
+def _as(world: dict[str, Any], who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world['keys'][who]}"}
+
+
+def test_a_new_paper_reaches_the_follower_by_email_and_feed_once(world: dict[str, Any]) -> None:
+    engine = _build(world)
+    client = _client(engine)
+    made = client.post("/saved-searches", headers=_as(world, "alice"), json={
+        "name": "Quarry restoration", "query": "quarry restoration plan",
+        "deliver": {"email": "alice@example.org", "feed": True}})
+    assert made.status_code == 201, made.text
+    search_id = made.json()["id"]
+    store = FollowStore(world["settings"].resolved_state_dir)
+    assert store.run(engine).new == {search_id: 0}  # nothing new yet: what existed when it was saved
+    engine.close()
+
+    (world["papers"] / "bcc_cabinet_2024.txt").write_text(NEW_PAPER)
+    (world["papers"] / "bcc_cabinet_2024_private.txt").write_text(RESTRICTED_PAPER)
+    (world["papers"] / "bcc_cabinet_2024_private.json").write_text(json.dumps({"access": "restricted"}))
+    engine = _build(world)
+    run = store.run(engine)
+    assert run.changed_documents == 2 and run.new == {search_id: 1}  # the restricted paper is not alice's to see
+
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=world["settings"].smtp_port)
+    smtp.start()
+    try:
+        assert send_pending(store, world["settings"]) == (1, 0)
+    finally:
+        smtp.stop()
+    (msg,) = inbox.messages
+    assert msg["To"] == "alice@example.org" and msg["Subject"] == "1 new in council papers: Quarry restoration"
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
+    assert "quarry restoration plan for Lakey Hill" in text
+    assert "Cabinet, Borsetshire County Council, 2024-05-12" in text
+    assert "http://127.0.0.1:8501/?doc=bcc_cabinet_2024&start=" in text and "Hollowtree" not in text
+    assert "<blockquote>" in msg.get_body(("html",)).get_content()  # type: ignore[attr-defined]
+
+    client = _client(engine)
+    feed = feedparser.parse(client.get(f"/saved-searches/{search_id}/feed.atom", headers=_as(world, "alice")).content)
+    assert not feed.bozo and len(feed.entries) == 1
+    assert feed.entries[0].link.startswith("http://127.0.0.1:8501/?doc=bcc_cabinet_2024")
+    engine.close()
+
+    engine = _build(world)  # no change
+    assert store.run(engine).new == {search_id: 0} and store.pending() == []
+    engine.close()
+
+    engine = _build(world)  # a restart: a new app over the same state
+    listed = _client(engine).get("/saved-searches", headers=_as(world, "alice")).json()["saved_searches"]
+    assert [(s["id"], s["new_results"]) for s in listed] == [(search_id, 1)]
+    engine.close()
+
+
+def test_one_key_cannot_read_or_delete_anothers_saved_search(world: dict[str, Any]) -> None:
+    engine = _build(world)
+    client = _client(engine)
+    try:
+        search_id = client.post("/saved-searches", headers=_as(world, "alice"),
+                                json={"query": "library review"}).json()["id"]
+        assert client.get("/saved-searches", headers=_as(world, "bob")).json() == {"saved_searches": []}
+        for call in (client.get, client.delete):
+            r = call(f"/saved-searches/{search_id}", headers=_as(world, "bob"))
+            assert r.status_code == 404 and r.json()["error"]["code"] == "saved_search_not_found"
+        assert client.get(f"/saved-searches/{search_id}/feed.atom", headers=_as(world, "bob")).status_code == 404
+        assert [s["id"] for s in client.get("/saved-searches", headers=_as(world, "ops")).json()["saved_searches"]] \
+            == [search_id]  # an admin key sees all
+        assert client.delete(f"/saved-searches/{search_id}", headers=_as(world, "alice")).status_code == 204
+        assert client.get(f"/saved-searches/{search_id}", headers=_as(world, "alice")).status_code == 404
+        assert client.get("/saved-searches").status_code == 401
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"query": "   "}, "empty_query"),
+    ({"query": "library", "council": "Nowhere Council"}, "unknown_filter_value"),
+    ({"query": "library", "deliver": {"email": "not-an-address"}}, "invalid_email"),
+    ({"query": "library", "deliver": {"feed": False}}, "invalid_deliver"),
+])
+def test_bad_saved_searches_are_refused_with_the_reason(world: dict[str, Any], body: dict[str, Any],
+                                                        code: str) -> None:
+    engine = _build(world)
+    try:
+        r = _client(engine).post("/saved-searches", headers=_as(world, "alice"), json=body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
+    finally:
+        engine.close()
+
+
+def test_a_digest_the_smtp_server_refused_is_kept_and_sent_next_time(world: dict[str, Any]) -> None:
+    engine = _build(world)
+    _client(engine).post("/saved-searches", headers=_as(world, "alice"), json={
+        "query": "quarry restoration plan", "deliver": {"email": "alice@example.org"}})
+    engine.close()
+    (world["papers"] / "bcc_cabinet_2024.txt").write_text(NEW_PAPER)
+    engine = _build(world)
+    store = FollowStore(world["settings"].resolved_state_dir)
+    store.run(engine)
+    engine.close()
+    assert send_pending(store, world["settings"]) == (0, 1)  # nothing listens on the port
+    (waiting,) = store.pending()
+    assert waiting[3] == 1  # one attempt recorded
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=world["settings"].smtp_port)
+    smtp.start()
+    try:
+        assert send_pending(store, world["settings"]) == (1, 0)
+    finally:
+        smtp.stop()
+    assert len(inbox.messages) == 1 and store.pending() == []
+
+
+def test_a_trivially_changed_passage_is_the_same_passage() -> None:
+    assert words_key("The Cabinet  approved the plan.") == words_key("the cabinet approved the plan")
+    assert words_key("The Cabinet approved the plan.") != words_key("The Cabinet rejected the plan.")
+
+
+def test_the_cli_follows_lists_and_unfollows(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from councilqa import terminal
+    from councilqa.cli import app
+
+    engine = _build(world)
+    engine.close()
+    settings = world["settings"]
+    monkeypatch.setattr(terminal, "load_engine", lambda s: Engine(
+        CouncilIndex.load(settings.index_dir, "fake-hash-64"), FakeEmbedder(), settings, answer_config=FAKE_CONFIG))
+    monkeypatch.setenv("COUNCILQA_STATE_DIR", str(settings.resolved_state_dir))
+    runner = CliRunner()
+    made = runner.invoke(app, ["follow", "library review", "--council", "Borsetshire", "--index-dir",
+                               str(settings.index_dir)])
+    assert made.exit_code == 0, made.output
+    listed = json.loads(runner.invoke(app, ["following", "--json", "--index-dir", str(settings.index_dir)]).stdout)
+    assert [(s["query"], s["filters"]) for s in listed] == [("library review",
+                                                              {"council": "Borsetshire County Council"})]
+    assert runner.invoke(app, ["unfollow", listed[0]["id"], "--index-dir", str(settings.index_dir)]).exit_code == 0
+    assert runner.invoke(app, ["unfollow", listed[0]["id"], "--index-dir", str(settings.index_dir)]).exit_code == 2
+    shutil.rmtree(settings.resolved_state_dir)
