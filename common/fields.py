@@ -18,8 +18,9 @@ from typing import Literal, get_args
 
 Level = Literal["document", "passage"]
 # How a field filters: "exact" matches the canonical value, "date" gives a from/to range,
-# "speaker" matches any speaker turn in the passage (not only its first).
-FilterKind = Literal["none", "exact", "date", "speaker"]
+# "speaker" matches any speaker turn in the passage (not only its first); "since" keeps values after
+# the one given, under the parameter name `since`.
+FilterKind = Literal["none", "exact", "date", "speaker", "since"]
 Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 # What a person reads for each retrieval mode.
@@ -61,6 +62,8 @@ class Field:
             return ()
         if self.filter == "date":
             return (f"{self.name}_from", f"{self.name}_to")
+        if self.filter == "since":
+            return ("since",)
         return (self.name,)
 
 
@@ -89,6 +92,9 @@ FIELDS: tuple[Field, ...] = (
           filter_help="Passage role: decision, recommendation, question, answer or discussion."),
     Field("vote", "Vote", "A decision's recorded vote, e.g. 'carried, 11 for, 2 against, 2 absent'.",
           level="passage"),
+    Field("first_indexed", "First indexed", "When the paper was first indexed (UTC, ISO 8601): what is new.",
+          filter="since", citation=False,
+          filter_help="Only papers first indexed after this moment: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ."),
     Field("heading", "Heading", "Nearest heading above the passage.", level="passage", citation=False,
           context=True),
 )

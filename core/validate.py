@@ -7,9 +7,10 @@ index's own facets by `core.query.Vocabulary`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from common.fields import FILTER_FIELDS, FILTER_NAMES, MODES, Mode, is_date_filter
+from common.fields import FILTER_FIELDS, FILTER_NAMES, MODES, Mode, filter_field, is_date_filter
 from core.errors import CoreError
 from core.query import Vocabulary, parse_date
 
@@ -91,7 +92,21 @@ def check_filters(filters: Mapping[str, Any] | None, vocabulary: Vocabulary) -> 
     return out
 
 
+def _moment(name: str, value: str) -> str:
+    """A `since` value as the UTC ISO 8601 moment first_indexed values are compared with."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CoreError("invalid_date", f"{name}: {value!r} is not a date or time; use YYYY-MM-DD or "
+                        "YYYY-MM-DDTHH:MM:SSZ.", "invalid", {"field": name, "value": value}) from exc
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
 def _resolve_one(name: str, value: str, vocabulary: Vocabulary) -> str:
+    if filter_field(name).filter == "since":
+        return _moment(name, value)
     if is_date_filter(name):
         try:
             return parse_date(value, end=name.endswith("_to"))

@@ -201,6 +201,7 @@ def build_index(
         report.sources = [str(s) for s in sources]
         # `load_document` is looked up here, at call time, so that a substituted loader is the one used.
         records = _load_corpus(sources, previous, report, progress, load_document)
+        _stamp_first_indexed(records, index_dir)
         if not force and _up_to_date(previous, index_dir, corpus_hash(_docs(records)), settings, report.sources):
             return _up_to_date_report(report, previous.manifest or {}, started)
         _note_removed(report, previous, records, replace)
@@ -222,6 +223,24 @@ def build_index(
     report.faiss_index = write_index(index_dir, records, vectors, manifest, settings, dimension, units)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stamp_first_indexed(records: Sequence[FileRecord], index_dir: Path) -> None:
+    """Each document's `first_indexed`: when the index first held it (kept from the last build, whatever
+    else changed), else now. A new paper is what is new; a changed one keeps its first date."""
+    known: dict[str, str] = {}
+    if (index_dir / PASSAGES).is_file():
+        try:
+            store = PassageStore(index_dir / PASSAGES)
+            try:
+                known = {m.doc_id: m.first_indexed for m in store.all_metadata() if m.first_indexed}
+            finally:
+                store.close()
+        except Exception:  # an old or damaged store: its documents count as new
+            known = {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for doc in _docs(records):
+        doc.meta.first_indexed = known.get(doc.meta.doc_id) or doc.meta.first_indexed or now
 
 
 def _docs(records: Sequence[FileRecord]) -> list[Document]:

@@ -187,6 +187,8 @@ class PassageStore:
                     where.append(f"p.row IN (SELECT row FROM passage_speakers WHERE {f.name} = ?)")
                 elif f.filter == "date":
                     where.append(f"p.{f.name} {'>=' if name.endswith('_from') else '<='} ?")
+                elif f.filter == "since":
+                    where.append(f"p.{f.name} > ?")
                 else:
                     where.append(f"p.{f.name} = ?")
                 args.append(str(value))

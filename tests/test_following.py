@@ -215,3 +215,53 @@ def test_the_cli_follows_lists_and_unfollows(world: dict[str, Any], monkeypatch:
     assert runner.invoke(app, ["unfollow", listed[0]["id"], "--index-dir", str(settings.index_dir)]).exit_code == 0
     assert runner.invoke(app, ["unfollow", listed[0]["id"], "--index-dir", str(settings.index_dir)]).exit_code == 2
     shutil.rmtree(settings.resolved_state_dir)
+
+
+def test_papers_remember_when_they_were_first_indexed_and_search_takes_since(world: dict[str, Any]) -> None:
+    import time
+
+    engine = _build(world)
+    old = {d["doc_id"]: d["first_indexed"] for d in engine.documents(limit=100).documents}
+    engine.close()
+    time.sleep(1.1)
+    (world["papers"] / "bcc_cabinet_2024.txt").write_text(NEW_PAPER)
+    (world["papers"] / "bcc_cabinet_2021.txt").write_text(  # a changed paper keeps its first date
+        (world["papers"] / "bcc_cabinet_2021.txt").read_text() + "\n4. Any other business\n\nNone was raised.\n")
+    engine = _build(world)
+    try:
+        now = {d["doc_id"]: d["first_indexed"] for d in engine.documents(limit=100).documents}
+        assert {d: now[d] for d in old} == old and now["bcc_cabinet_2024"] > max(old.values())
+        since = max(old.values())
+        hits = _client(engine).get("/search", params={"q": "cabinet", "since": since},
+                                   headers=_as(world, "alice")).json()["results"]
+        assert hits and {h["citation"]["document_id"] for h in hits} == {"bcc_cabinet_2024"}
+        bad = _client(engine).get("/search", params={"q": "cabinet", "since": "last week"}, headers=_as(world, "alice"))
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_date"
+    finally:
+        engine.close()
+
+
+def test_the_ui_follows_the_question_and_lists_what_is_new(world: dict[str, Any],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from service.server import running_server
+
+    app_file = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
+    engine = _build(world)
+    try:
+        with running_server(create_app(engine.settings, engine), engine.settings) as url:
+            monkeypatch.setenv("COUNCILQA_API_URL", url)
+            monkeypatch.setenv("COUNCILQA_API_KEY", world["keys"]["alice"])
+            at = AppTest.from_file(app_file, default_timeout=20).run()
+            at.text_input(key="question").input("library review savings")
+            next(b for b in at.button if b.label == "Ask").click()
+            at = at.run()
+            next(b for b in at.button if b.label.startswith("🔔 Follow this question")).click()
+            at = at.run()
+            assert not at.exception and any("🔔 Following" in c.value for c in at.caption)
+            assert any(e.label == "Followed (1)" for e in at.expander)
+            saved = _client(engine).get("/saved-searches", headers=_as(world, "alice")).json()["saved_searches"]
+            assert [s["query"] for s in saved] == ["library review savings"]
+    finally:
+        engine.close()

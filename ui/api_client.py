@@ -167,6 +167,14 @@ class ApiClient:
         """GET /timeline: per meeting, how much the topic `q` was discussed and what was decided."""
         return self._request("GET", "/timeline", params=_clean(params))
 
+    def follow(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /saved-searches: follow a question; new papers about it are listed after each build."""
+        return self._request("POST", "/saved-searches", json={k: v for k, v in body.items() if v not in (None, "")})
+
+    def saved_searches(self) -> dict[str, Any]:
+        """GET /saved-searches: the caller's followed questions with their counts of new results."""
+        return self._request("GET", "/saved-searches")
+
     def meeting(self, meeting_id: str) -> dict[str, Any]:
         """GET /meetings/{id}: a meeting's papers and agenda items with their decisions and discussion."""
         return self._request("GET", f"/meetings/{quote(meeting_id, safe='')}")

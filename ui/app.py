@@ -163,7 +163,8 @@ def date_pickers(f: Field, facets: dict[str, Any]) -> tuple[date, date]:
     return low, high
 
 
-def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> None:
+def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str, client: ApiClient | None = None
+            ) -> None:
     with st.sidebar:
         st.header("Filters")
         st.caption("Narrow the papers searched. Leave a filter at *Any* to search everything.")
@@ -203,6 +204,8 @@ def sidebar(facets: dict[str, Any], facets_error: str | None, api_url: str) -> N
                 key="search_mode",
                 format_func=MODE_LABELS.__getitem__,
             )
+        if client is not None:
+            followed_list(client)
         with st.expander("Access"):
             st.text_input("API key", key="api_key", type="password", on_change=state.on_key_changed,
                           help="Where the search service asks for a key: paste the one you were given. It is kept "
@@ -318,6 +321,8 @@ def show_answer(data: dict[str, Any], question: str, client: ApiClient | None = 
     timeline = None
     if found:
         downloads(data, question, citations)
+        if client is not None:
+            follow_button(client, question, filters or {})
         timeline = st.container()  # filled last: the sources show while the timeline is fetched
     if citations:
         st.subheader("Sources")
@@ -326,6 +331,42 @@ def show_answer(data: dict[str, Any], question: str, client: ApiClient | None = 
     if timeline is not None and client is not None:
         with timeline:
             topic.show_timeline(client, question, filters or {})
+
+
+def follow_button(client: ApiClient, question: str, filters: dict[str, str]) -> None:
+    """"Follow this question": after each build, what new papers say about it is listed under "Followed"."""
+    followed = ss.setdefault("followed", {})
+    key = (client.identity, question, tuple(sorted(filters.items())))
+    if key in followed:
+        st.caption("🔔 Following: new papers about this are listed under “Followed” in the sidebar.")
+        return
+    if st.button("🔔 Follow this question", key="follow", help="New papers that answer it are listed under "
+                 "“Followed” in the sidebar after each update of the index, and in its feed."):
+        try:
+            made = client.follow({"query": question, **filters, "deliver": {"feed": True}})
+        except ServiceProblem as exc:
+            st.error(str(exc))
+            return
+        followed[key] = made.get("id")
+        ss.pop("saved_cache", None)
+        st.rerun()
+
+
+def followed_list(client: ApiClient) -> None:
+    """The sidebar's "Followed": the caller's saved searches with their counts of new results."""
+    cache: dict[str, list[dict[str, Any]]] = ss.setdefault("saved_cache", {})
+    if client.identity not in cache:
+        try:
+            cache[client.identity] = client.saved_searches().get("saved_searches") or []
+        except ServiceProblem:
+            cache[client.identity] = []
+    saved = cache[client.identity]
+    if not saved:
+        return
+    with st.expander(f"Followed ({len(saved)})"):
+        for s in saved:
+            n = int(s.get("new_results") or 0)
+            st.markdown(f"**{render.md_escape(s['name'])}** · {n} new result{'s' if n != 1 else ''}")
 
 
 def show_results(data: dict[str, Any], question: str) -> None:
@@ -418,7 +459,7 @@ def main() -> None:
              label_visibility="collapsed")  # fmt: skip
 
     send_if_needed(client)  # before the sidebar, so its boxes can show the filters read from the question
-    sidebar(facets, facets_error, client.base_url)
+    sidebar(facets, facets_error, client.base_url, client)
     doc_id = st.query_params.get("doc")
     if doc_id:
         show_document(client, doc_id)
