@@ -139,8 +139,12 @@ def run_alerts_if_followed(settings: Settings) -> None:
     from core.following import FollowStore
 
     store = FollowStore(settings.resolved_state_dir)
-    if store.path.exists() and (store.list() or store.pending()):
-        run_alerts(settings)
+    try:
+        if store.path.exists() and (store.list() or store.pending()):
+            run_alerts(settings)
+    except (typer.Exit, Exception) as exc:  # the build is done and stays done; the alerts run again next time
+        typer.secho(f"Warning: the saved searches were not run ({type(exc).__name__}: {exc}); "
+                    "`councilqa alerts run` tries again.", fg="yellow", err=True)
 
 
 def _run(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -33,8 +33,11 @@ from tests.test_service_api import FAKE_CONFIG
 
 NEW_PAPER = ("Borsetshire County Council\nCabinet\n12 May 2024\n\n7. Quarry restoration\n\n"
              "The Cabinet approved the quarry restoration plan for Lakey Hill, with new footpaths.\n")
-RESTRICTED_PAPER = ("Borsetshire County Council\nCabinet\n12 May 2024\n\n8. Quarry restoration costs\n\n"
-                    "The quarry restoration contract with Hollowtree Ltd is commercially confidential.\n")
+RESTRICTED_PAPER = ("Borsetshire County Council\nCabinet\n12 May 2024\n\n8. Children's services\n\n"
+                    "The improvement notice was lifted after formal intervention; the Hollowtree staffing "
+                    "matter is confidential.\n")
+REAL_PAPER = Path(__file__).resolve().parents[1] / "corpus" / "001_1294310998f053a5.txt"
+REAL_ID = "001_1294310998f053a5"  # its sidecar's id
 
 
 class Inbox:
@@ -83,7 +86,7 @@ def test_a_new_paper_reaches_the_follower_by_email_and_feed_once(world: dict[str
     engine = _build(world)
     client = _client(engine)
     made = client.post("/saved-searches", headers=_as(world, "alice"), json={
-        "name": "Quarry restoration", "query": "quarry restoration plan",
+        "name": "Social care intervention", "query": "improvement notice lifted formal intervention",
         "deliver": {"email": "alice@example.org", "feed": True}})
     assert made.status_code == 201, made.text
     search_id = made.json()["id"]
@@ -91,12 +94,15 @@ def test_a_new_paper_reaches_the_follower_by_email_and_feed_once(world: dict[str
     assert store.run(engine).new == {search_id: 0}  # nothing new yet: what existed when it was saved
     engine.close()
 
-    (world["papers"] / "bcc_cabinet_2024.txt").write_text(NEW_PAPER)
-    (world["papers"] / "bcc_cabinet_2024_private.txt").write_text(RESTRICTED_PAPER)
-    (world["papers"] / "bcc_cabinet_2024_private.json").write_text(json.dumps({"access": "restricted"}))
+    for suffix in (".txt", ".json"):  # a real paper: the Trafford minutes of the shipped corpus
+        shutil.copy(REAL_PAPER.with_suffix(suffix), world["papers"] / f"trafford_minutes{suffix}")
+    (world["papers"] / "private_note.txt").write_text(RESTRICTED_PAPER)
+    (world["papers"] / "private_note.json").write_text(json.dumps({"access": "restricted"}))
     engine = _build(world)
     run = store.run(engine)
-    assert run.changed_documents == 2 and run.new == {search_id: 1}  # the restricted paper is not alice's to see
+    found = run.new[search_id]
+    assert run.changed_documents == 2 and found >= 1
+    assert all(i["citation"]["document_id"] == REAL_ID for i in store.items(search_id))  # not the note
 
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=world["settings"].smtp_port)
@@ -106,17 +112,16 @@ def test_a_new_paper_reaches_the_follower_by_email_and_feed_once(world: dict[str
     finally:
         smtp.stop()
     (msg,) = inbox.messages
-    assert msg["To"] == "alice@example.org" and msg["Subject"] == "1 new in council papers: Quarry restoration"
+    assert msg["To"] == "alice@example.org" and msg["Subject"] == f"{found} new in council papers: Social care intervention"
     text = msg.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
-    assert "quarry restoration plan for Lakey Hill" in text
-    assert "Cabinet, Borsetshire County Council, 2024-05-12" in text
-    assert "http://127.0.0.1:8501/?doc=bcc_cabinet_2024&start=" in text and "Hollowtree" not in text
+    assert "improvement notice lifted" in text and "Children's Scrutiny Committee, Trafford Council" in text
+    assert f"http://127.0.0.1:8501/?doc={REAL_ID}&start=" in text and "Hollowtree" not in text
     assert "<blockquote>" in msg.get_body(("html",)).get_content()  # type: ignore[attr-defined]
 
     client = _client(engine)
     feed = feedparser.parse(client.get(f"/saved-searches/{search_id}/feed.atom", headers=_as(world, "alice")).content)
-    assert not feed.bozo and len(feed.entries) == 1
-    assert feed.entries[0].link.startswith("http://127.0.0.1:8501/?doc=bcc_cabinet_2024")
+    assert not feed.bozo and len(feed.entries) == found
+    assert feed.entries[0].link.startswith(f"http://127.0.0.1:8501/?doc={REAL_ID}")
     engine.close()
 
     engine = _build(world)  # no change
@@ -125,7 +130,7 @@ def test_a_new_paper_reaches_the_follower_by_email_and_feed_once(world: dict[str
 
     engine = _build(world)  # a restart: a new app over the same state
     listed = _client(engine).get("/saved-searches", headers=_as(world, "alice")).json()["saved_searches"]
-    assert [(s["id"], s["new_results"]) for s in listed] == [(search_id, 1)]
+    assert [(s["id"], s["new_results"]) for s in listed] == [(search_id, found)]
     engine.close()
 
 
