@@ -338,9 +338,9 @@ def follow_button(client: ApiClient, question: str, filters: dict[str, str]) -> 
     followed = ss.setdefault("followed", {})
     key = (client.identity, question, tuple(sorted(filters.items())))
     if key in followed:
-        st.caption("🔔 Following: new papers about this are listed under “Followed” in the sidebar.")
+        st.caption("Following: new papers about this are listed under “Followed” in the sidebar.")
         return
-    if st.button("🔔 Follow this question", key="follow", help="New papers that answer it are listed under "
+    if st.button("Follow this question", key="follow", help="New papers that answer it are listed under "
                  "“Followed” in the sidebar after each update of the index, and in its feed."):
         try:
             made = client.follow({"query": question, **filters, "deliver": {"feed": True}})

@@ -102,7 +102,7 @@ def citation_details(c: dict[str, Any]) -> list[str]:
     """Agenda item, speaker and time, page, document type: whatever is known."""
     out = []
     if c.get("access") == "restricted":  # only callers whose key may read restricted papers ever see one
-        out.append("🔒 Restricted: not for publication")
+        out.append("Restricted: not for publication")
     if c.get("agenda_item"):
         out.append(f"Agenda item: {c['agenda_item']}")
     said = {(q.get("speaker"), q.get("timestamp")): None for q in c.get("quotes") or [] if q.get("speaker")}
