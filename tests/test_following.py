@@ -270,3 +270,21 @@ def test_the_ui_follows_the_question_and_lists_what_is_new(world: dict[str, Any]
             assert [s["query"] for s in saved] == ["library review savings"]
     finally:
         engine.close()
+
+
+def test_alert_figures_per_threshold(world: dict[str, Any], tmp_path: Path) -> None:
+    from evaluation.alerts import evaluate
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(json.dumps(q) for q in (
+        {"id": "a", "question": "mobile library closure savings", "kind": "factual", "answerable": True,
+         "evidence": [{"doc_id": "bcc_cabinet_2021", "quote": "closure of the Loxley Barrett mobile library"}]},
+        {"id": "b", "question": "zebra crossing outside the primary school", "kind": "unanswerable",
+         "answerable": False})))
+    engine = _build(world)
+    try:
+        rows = evaluate(engine, gold, [0.6, 5.0], distractors=2, seed=0)
+    finally:
+        engine.close()
+    assert [(r["threshold"], r["recall"], r["quiet"]) for r in rows] == [(0.6, 1.0, 1.0), (5.0, 0.0, 1.0)]
+    assert rows[0]["precision"] == 1.0 and rows[1]["alerted"] == 0
