@@ -112,7 +112,8 @@ def test_a_new_paper_reaches_the_follower_by_email_and_feed_once(world: dict[str
     finally:
         smtp.stop()
     (msg,) = inbox.messages
-    assert msg["To"] == "alice@example.org" and msg["Subject"] == f"{found} new in council papers: Social care intervention"
+    assert msg["To"] == "alice@example.org"
+    assert msg["Subject"] == f"{found} new in council papers: Social care intervention"
     text = msg.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
     assert "improvement notice lifted" in text and "Children's Scrutiny Committee, Trafford Council" in text
     assert f"http://127.0.0.1:8501/?doc={REAL_ID}&start=" in text and "Hollowtree" not in text
