@@ -19,15 +19,15 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.settings import Settings
 from core.keys import KeyProblem, KeyRecord, KeyStore
 from core.keys import Scope as KeyScope
+from service.deps import Headers, RewriteHeaders
 from service.errors import ServiceError
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description=(
@@ -89,7 +89,7 @@ def install_auth(app: FastAPI, settings: Settings) -> None:
     """The key store and the failure limiter on `app.state`, and the cache headers middleware."""
     app.state.keys = KeyStore(settings.resolved_state_dir)
     app.state.auth_failures = FailureLimiter(settings.auth_max_failures, settings.auth_failure_window_s)
-    app.add_middleware(PrivateCache)
+    app.add_middleware(RewriteHeaders, rewrite=_private_cache)
 
 
 def _client(request: Request) -> str:
@@ -127,7 +127,7 @@ def get_caller(request: Request,
 
 
 def _remember(request: Request, caller: Caller) -> Caller:
-    request.state.private = caller.restricted  # read by `PrivateCache`
+    request.state.private = caller.restricted  # read by `_private_cache`
     return caller
 
 
@@ -144,28 +144,14 @@ def require(scope: KeyScope):  # noqa: ANN201 - a FastAPI dependency factory
     return check
 
 
-class PrivateCache:
-    """ASGI middleware: `Vary: Authorization` on every response, and `Cache-Control: private, no-store`
-    on those to callers who may read restricted papers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_marked(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"vary", b"Authorization")]
-                if scope.get("state", {}).get("private"):  # replaces whatever the route said
-                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
-                    headers.append((b"cache-control", b"private, no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_marked)
+def _private_cache(state: dict[str, Any], headers: Headers) -> Headers:
+    """`Vary: Authorization` on every response, and `Cache-Control: private, no-store` (replacing what the
+    route said) on those to callers who may read restricted papers."""
+    headers = [*headers, (b"vary", b"Authorization")]
+    if state.get("private"):
+        headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+        headers.append((b"cache-control", b"private, no-store"))
+    return headers
 
 
 def is_loopback_host(host: str) -> bool:

@@ -49,6 +49,18 @@ class Inbox:
         return "250 OK"
 
 
+def _deliver(store: FollowStore, settings: Settings) -> Inbox:
+    """Send the pending digests to an SMTP server listening on loopback for the while; what it received."""
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=settings.smtp_port)
+    smtp.start()
+    try:
+        assert send_pending(store, settings) == (1, 0)
+    finally:
+        smtp.stop()
+    return inbox
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,13 +116,7 @@ def test_a_new_paper_reaches_the_follower_by_email_and_feed_once(world: dict[str
     assert run.changed_documents == 2 and found >= 1
     assert all(i["citation"]["document_id"] == REAL_ID for i in store.items(search_id))  # not the note
 
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=world["settings"].smtp_port)
-    smtp.start()
-    try:
-        assert send_pending(store, world["settings"]) == (1, 0)
-    finally:
-        smtp.stop()
+    inbox = _deliver(store, world["settings"])
     (msg,) = inbox.messages
     assert msg["To"] == "alice@example.org"
     assert msg["Subject"] == f"{found} new in council papers: Social care intervention"
@@ -184,13 +190,7 @@ def test_a_digest_the_smtp_server_refused_is_kept_and_sent_next_time(world: dict
     assert send_pending(store, world["settings"]) == (0, 1)  # nothing listens on the port
     (waiting,) = store.pending()
     assert waiting[3] == 1  # one attempt recorded
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=world["settings"].smtp_port)
-    smtp.start()
-    try:
-        assert send_pending(store, world["settings"]) == (1, 0)
-    finally:
-        smtp.stop()
+    inbox = _deliver(store, world["settings"])
     assert len(inbox.messages) == 1 and store.pending() == []
 
 
