@@ -78,11 +78,16 @@ class FailureLimiter:
                 return 0.0
             return max(0.0, times[0] + self.window_s - now)
 
+    MAX_ADDRESSES = 10_000  # beyond this many failing addresses, those whose failures expired are forgotten
+
     def fail(self, address: str) -> None:
         """Count one failed attempt."""
         now = time.monotonic()
         with self._lock:
             self._recent(address, now).append(now)
+            if len(self._failures) > self.MAX_ADDRESSES:  # many addresses trying: memory stays bounded
+                for other in [a for a, times in self._failures.items() if times[-1] <= now - self.window_s]:
+                    del self._failures[other]
 
 
 def install_auth(app: FastAPI, settings: Settings) -> None:

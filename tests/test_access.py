@@ -9,6 +9,7 @@ route is then called with no key, a `read` key, a revoked key and a `restricted`
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -450,3 +451,18 @@ def test_the_eval_runner_sends_its_key_to_a_remote_service(served: dict[str, Any
         backend.search("quarry land sale", 5, "hybrid")
     keyed = HttpBackend("http://unused", api_key=served["keys"]["read"])
     assert keyed.client.headers["authorization"] == f"Bearer {served['keys']['read']}"
+
+
+def test_the_failure_limiter_forgets_expired_addresses() -> None:
+    from service.auth import FailureLimiter
+
+    limiter = FailureLimiter(max_failures=2, window_s=0.05)
+    limiter.MAX_ADDRESSES = 3  # type: ignore[misc]
+    for i in range(3):
+        limiter.fail(f"10.0.0.{i}")
+    time.sleep(0.06)
+    limiter.fail("10.0.0.9")
+    limiter.fail("10.0.0.8")  # over the cap: the expired three are forgotten
+    assert sorted(limiter._failures) == ["10.0.0.8", "10.0.0.9"]
+    limiter.fail("10.0.0.9")
+    assert limiter.retry_after("10.0.0.9") > 0 and limiter.retry_after("10.0.0.8") == 0
