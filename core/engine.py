@@ -509,13 +509,9 @@ class Engine:
         return [p for p, _ in self.retrieve(plan, min(q.k, k), q.mode)
                 if self.extraction(q.text, plan, [p], score_only, terms=topic).evidence >= threshold]
 
-    def document_hashes(self, restricted: bool = True) -> dict[str, str]:
-        """Document id -> content hash of this build's documents (of the public ones unless `restricted`)."""
-        hashes = self._store().document_hashes()
-        if restricted:
-            return hashes
-        public = {d["doc_id"] for d in self._store().documents(10**9, 0, public_only=True)[1]}
-        return {d: h for d, h in hashes.items() if d in public}
+    def document_hashes(self) -> dict[str, str]:
+        """Document id -> content hash of every document of this build (what alerts compare builds by)."""
+        return self._store().document_hashes()
 
     def health(self, restricted: bool = False) -> Health:
         """What is being served (the counts of the papers the caller may read)."""

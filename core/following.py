@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CoreError
-from core.keys import STATE_FILE, KeyProblem, KeyStore
+from core.keys import STATE_FILE, KeyStore
 from core.results import Query, citation
 
 LOCAL_OWNER = "local"  # the CLI, or callers of a service that has no API keys
@@ -269,5 +269,5 @@ def owner_of(key_id: str | None) -> str:
     return key_id or LOCAL_OWNER
 
 
-__all__ = ["AlertRun", "FollowStore", "KeyProblem", "LOCAL_OWNER", "SavedSearch", "check_deliver", "owner_of",
+__all__ = ["AlertRun", "FollowStore", "LOCAL_OWNER", "SavedSearch", "check_deliver", "owner_of",
            "words_key"]

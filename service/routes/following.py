@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from common.fields import FILTER_NAMES
-from core.following import FollowStore, owner_of
+from core.following import FollowStore, check_deliver, owner_of
 from service.auth import Caller, CallerDep
 from service.delivery import atom_feed
 from service.deps import EngineDep
@@ -46,8 +46,6 @@ async def create(body: SavedSearchRequest, engine: EngineDep, caller: CallerDep,
                  ) -> dict[str, Any]:
     """Save a search: after each build, what the new or changed papers say about it is kept as its new
     results, in its feed and (if asked) emailed."""
-    from core.following import check_deliver
-
     filters = engine.resolve_filters({n: getattr(body, n) for n in FILTER_NAMES}, caller.restricted)
     deliver = check_deliver(body.deliver.model_dump(exclude_unset=True) or {"feed": True})
     owner = owner_of(caller.key.key_id if caller.key else None)
