@@ -121,6 +121,24 @@ class Settings(BaseSettings):
     )
     exact_search_max: int = Field(200_000, ge=0, description="Above this many passages 'auto' uses IVF.")
 
+    # Where the service reads the index from (indexer/milvus_store.py)
+    store: Literal["local", "milvus"] = Field(
+        "local", description="local: the index folder (FAISS, bm25s, SQLite). milvus: everything the service reads "
+        "(passages, citations, BM25, vectors, manifest) in Milvus; a build still writes its folder as the "
+        "builder's working copy, then publishes it as a new collection and switches an alias to it.",
+    )
+    milvus_uri: str | None = Field(
+        None, description="A milvus-lite file path, or http(s)://host:19530 for Milvus standalone or distributed; "
+        "default: `milvus.db` beside the index folder (milvus-lite).",
+    )
+    milvus_token: str | None = Field(None, repr=False, description="Milvus token ('user:password' or an API key).")
+    milvus_db: str | None = Field(None, description="Milvus database; default: the server's default database.")
+    milvus_prefix: str = Field(
+        "councilqa", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$",
+        description="Names the alias the service reads (<prefix>) and each build's collections (<prefix>_b<id>...): "
+        "one prefix per index, so several indexes can share one Milvus.",
+    )
+
     # Service
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -232,6 +250,11 @@ class Settings(BaseSettings):
     def resolved_ui_url(self) -> str:
         """The UI's address for links: `ui_url`, else the local UI on `ui_port`."""
         return self.ui_url or f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        """The Milvus address: `milvus_uri`, else a milvus-lite file `milvus.db` beside the index folder."""
+        return self.milvus_uri or str(self.index_dir.resolve().parent / "milvus.db")
 
     @property
     def resolved_state_dir(self) -> Path:

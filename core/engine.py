@@ -51,9 +51,10 @@ from core.scope import scope_note
 from core.validate import check_filters, check_k, check_mode, check_paging, check_text
 from indexer.embed import Embedder, load_embedder, load_query_embedder, model_id_for
 from indexer.index import CouncilIndex, IndexLoadError
+from indexer.milvus_read import MilvusIndex, MilvusPassages
 from indexer.models import Passage
 from indexer.passages import PassageStore
-from indexer.sentence_vectors import SentenceSearch
+from indexer.sentence_vectors import SentenceSearch, SentenceVectors
 
 TIMELINE_K = 50  # hits a timeline looks through
 log = logging.getLogger("councilqa.llm")
@@ -66,7 +67,7 @@ UNIT_BATCH = 8  # sentences per encoder call, shortest first: small batches wast
 class Engine:
     """Hybrid search and cited answers over one loaded index."""
 
-    def __init__(self, index: CouncilIndex, embedder: Embedder, settings: Settings,
+    def __init__(self, index: CouncilIndex | MilvusIndex, embedder: Embedder, settings: Settings,
                  answer_config: ans.AnswerConfig | None = None, query_embedder: Embedder | None = None) -> None:
         self.index = index
         self.embedder = embedder
@@ -103,13 +104,13 @@ class Engine:
     @sentence_search.setter
     def sentence_search(self, on: bool) -> None:
         # Needs the build's sentence vectors and a vector index that hands back stored vectors (FAISS).
-        units = self.index.sentences if on and self._keeps_vectors else None
+        units = self.index.sentences if on and self.can_search_sentences else None
         self._sentence_search = SentenceSearch(units) if units is not None else None
 
     @property
     def can_search_sentences(self) -> bool:
-        """Whether this index supports sentence search (it stored sentence vectors, in FAISS)."""
-        return self.index.sentences is not None and self._keeps_vectors
+        """Whether this index supports sentence search (it stored sentence vectors, in a local folder)."""
+        return isinstance(self.index.sentences, SentenceVectors) and self._keeps_vectors
 
     @property
     def _keeps_vectors(self) -> bool:
@@ -120,7 +121,7 @@ class Engine:
     def load(cls, settings: Settings, embedder: Embedder | None = None) -> Engine:
         """Load the index, then the model; IndexLoadError names the `councilqa index` command to run."""
         expected = embedder.model_id if embedder is not None else model_id_for(settings.model)
-        index = CouncilIndex.load(settings.index_dir, expected_model_id=expected)
+        index = load_index(settings, expected)
         passages = embedder or load_embedder(settings)
         queries = load_query_embedder(settings, passages) if embedder is None else None
         return cls(index, passages, settings, query_embedder=queries)
@@ -138,8 +139,8 @@ class Engine:
         want = int(self.index.manifest["model"].get("dimension") or self.embedder.dimension)
         if self.index.passages.count() and want != self.embedder.dimension:
             raise IndexLoadError(
-                f"The index at {self.index.folder} holds {want}-dimensional vectors but the model gives "
-                f"{self.embedder.dimension}. Rebuild it with: councilqa index corpus/ --index-dir {self.index.folder}"
+                f"The index at {self.index.location} holds {want}-dimensional vectors but the model gives "
+                f"{self.embedder.dimension}. Rebuild it with: councilqa index corpus/ --force"
             )
 
     # -- shared resources ------------------------------------------------------------------------
@@ -516,7 +517,7 @@ class Engine:
     def health(self, restricted: bool = False) -> Health:
         """What is being served (the counts of the papers the caller may read)."""
         facets = self._views[restricted].facets
-        return Health(str(self.index.folder), self.index.model_id, int(facets["passages"]),
+        return Health(self.index.location, self.index.model_id, int(facets["passages"]),
                       int(facets["documents"]), bool(self.settings.llm_base_url), self.index.build_id)
 
     def stats(self, restricted: bool = False) -> dict[str, Any]:
@@ -545,7 +546,7 @@ class _View:
     vocabulary: Vocabulary
 
 
-def _views(store: PassageStore) -> dict[bool, _View]:
+def _views(store: PassageStore | MilvusPassages) -> dict[bool, _View]:
     """The public view (False) and the view with restricted papers (True); one view when there are none."""
     everything = store.facets()
     full = _View(None, everything, Vocabulary(everything))
@@ -555,6 +556,15 @@ def _views(store: PassageStore) -> dict[bool, _View]:
     hidden = store.restricted_rows()
     visible = np.setdiff1d(np.arange(store.count(), dtype=np.int64), hidden, assume_unique=True)
     return {False: _View(visible, public, Vocabulary(public)), True: full}
+
+
+def load_index(settings: Settings, expected_model_id: str) -> CouncilIndex | MilvusIndex:
+    """The index the settings name: the folder (`store=local`) or the build the Milvus alias points at."""
+    if settings.store == "milvus":
+        from indexer.milvus_read import load_milvus_index
+
+        return load_milvus_index(settings, expected_model_id)
+    return CouncilIndex.load(settings.index_dir, expected_model_id=expected_model_id)
 
 
 def _fallback(base: Answer, exc: LlmError) -> Answer:

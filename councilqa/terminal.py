@@ -53,7 +53,7 @@ def mcp(settings: Settings, *, http: bool, restricted: bool) -> None:
             raise typer.Exit(2)
     engine = load_engine(settings)
     holder = EngineHolder(engine, lambda: Engine.load(settings, embedder=holder.engine.embedder),
-                          settings.index_dir, settings.reload_check_s, owns_engine=True)
+                          settings.reload_check_s, owns_engine=True)
     try:
         if not http:
             serve_stdio(holder, settings, restricted)

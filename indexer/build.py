@@ -31,7 +31,16 @@ from indexer.cache import EmbeddingCache, text_key
 from indexer.context import MAX_CONTEXT_WORDS, searchable_text
 from indexer.dense import FaissDense, choose_faiss_kind
 from indexer.embed import Embedder
-from indexer.index import FILES, FORMAT_VERSION, MANIFEST, PASSAGES, build_files, damaged_files, remove_leftovers
+from indexer.index import (
+    FILES,
+    FORMAT_VERSION,
+    MANIFEST,
+    PASSAGES,
+    build_files,
+    build_id_of,
+    damaged_files,
+    remove_leftovers,
+)
 from indexer.loaders import load_document
 from indexer.models import Document, DocumentMeta, Passage
 from indexer.passages import PassageStore
@@ -286,7 +295,19 @@ def _up_to_date(previous: PreviousIndex, index_dir: Path, corpus: str, settings:
     return bool(m and previous.store is not None and m.get("corpus_hash") == corpus
                 and m.get("vector_backend") == settings.vector_backend and m.get("sources") == sources
                 and ("sentences" in m) == wants_sentences
-                and damaged_files(index_dir, m, hashes=False) is None)
+                and damaged_files(index_dir, m, hashes=False) is None and _published(m, settings))
+
+
+def _published(manifest: dict, settings: Settings) -> bool:
+    """With the Milvus store, whether the alias points at this very build (else it is published again)."""
+    if settings.store != "milvus":
+        return True
+    from indexer.milvus_store import MilvusStoreError, live_build_id
+
+    try:
+        return live_build_id(settings) == build_id_of(manifest)
+    except MilvusStoreError:
+        return False
 
 
 def _note_removed(report: BuildReport, previous: PreviousIndex, kept: Sequence[FileRecord], replace: bool) -> None:
@@ -424,6 +445,13 @@ def write_index(
         manifest[FILES] = build_files(tmp)  # how recovery tells a complete build from a damaged one
         # The manifest goes last: a folder without one is never taken for an index.
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        if settings.store == "milvus":  # goes live for every API node when the alias switches
+            from indexer.milvus_store import MilvusStoreError, publish
+
+            try:
+                publish(tmp, vectors, units, manifest, settings)
+            except MilvusStoreError as exc:
+                raise IndexBuildError(str(exc)) from exc
         _swap_in(tmp, index_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -208,6 +208,15 @@ class CouncilIndex:
     sentences: SentenceVectors | None = None  # unit vectors stored by the build, when it stored them
 
     @property
+    def location(self) -> str:
+        """Where the index is served from: its folder."""
+        return str(self.folder)
+
+    def current_build_id(self) -> str | None:
+        """The build in the folder now (None when none is readable): a service reloads when it differs."""
+        return current_build_id(self.folder)
+
+    @property
     def model_id(self) -> str:
         """The embedding model the index was built with."""
         return str(self.manifest["model"]["id"])

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return Engine.load(settings, embedder=current.embedder)
 
     def hold(loaded: Engine, owned: bool) -> EngineHolder:
-        return EngineHolder(loaded, load_next, settings.index_dir, settings.reload_check_s, owns_engine=owned)
+        return EngineHolder(loaded, load_next, settings.reload_check_s, owns_engine=owned)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

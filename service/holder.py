@@ -3,9 +3,9 @@
 Each request takes the current engine when it starts and keeps it to the end, so every answer
 comes from exactly one complete build. A new build is picked up by loading a whole new engine
 beside the old one and swapping the reference in one step; the old engine is closed once the
-last request using it is done. A reload is started by noticing a new build id in the index
-folder's manifest (checked at most every `reload_check_s` seconds, between requests), by SIGHUP,
-or by calling `reload()`.
+last request using it is done. A reload is started by noticing a new build id (the index
+folder's manifest, or the build the Milvus alias points at; checked at most every `reload_check_s`
+seconds, between requests), by SIGHUP, or by calling `reload()`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from core.build import build_on_disk
 from core.engine import Engine
 
 log = logging.getLogger("councilqa.service")
@@ -25,12 +23,11 @@ log = logging.getLogger("councilqa.service")
 class EngineHolder:
     """The current engine, with a count of the requests using each engine still open."""
 
-    def __init__(self, engine: Engine, loader: Callable[[], Engine], folder: Path, check_every_s: float = 2.0,
+    def __init__(self, engine: Engine, loader: Callable[[], Engine], check_every_s: float = 2.0,
                  owns_engine: bool = True) -> None:
         self._engine = engine
         self._given = None if owns_engine else engine  # an engine the caller passed in stays the caller's to close
         self._loader = loader
-        self._folder = Path(folder)
         self._check_every_s = check_every_s
         self._lock = threading.Lock()
         self._users: dict[int, int] = {}  # id(engine) -> requests using it
@@ -69,7 +66,7 @@ class EngineHolder:
         if self._check_every_s <= 0 or now < self._next_check or self._reloading:
             return
         self._next_check = now + self._check_every_s
-        on_disk = build_on_disk(self._folder)
+        on_disk = self._engine.index.current_build_id()
         if on_disk is not None and on_disk != self._engine.index.build_id:
             self.reload(wait=False)
 

@@ -316,7 +316,7 @@ def test_keys_are_created_once_listed_without_secrets_and_revoked(tmp_path: Path
 def _holder(engine: Engine) -> Any:
     from service.holder import EngineHolder
 
-    return EngineHolder(engine, lambda: engine, engine.settings.index_dir, 3600, owns_engine=False)
+    return EngineHolder(engine, lambda: engine, 3600, owns_engine=False)
 
 
 async def _tool(client: Any, name: str, args: dict[str, Any]) -> tuple[bool, str]:

@@ -1,0 +1,431 @@
+"""Reading a build from Milvus: the same parts a local index folder gives the search core.
+
+`MilvusIndex` holds what `CouncilIndex` holds (manifest, passage store, dense vectors, BM25, sentence
+vectors), each answered by Milvus: nothing is read from a local folder. It reads the collections of
+the build the alias named when it was loaded (by their own names, not through the alias), so one
+engine is one build even while a new build switches the alias; `current_build_id` tells the service
+when to load the next one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from common.fields import FIELDS
+from common.settings import Settings
+from indexer.index import FORMAT_VERSION, IndexLoadError, build_id_of
+from indexer.milvus_expr import ID_CHUNK, filters_expression, ids_in, literal, strings_in
+from indexer.milvus_store import (
+    BM25_PARAMS,
+    TEXT_PIECE,
+    MilvusStoreError,
+    Names,
+    connect,
+    count_rows,
+    live_names,
+    read_manifest,
+)
+from indexer.models import Document, DocumentMeta, Passage
+from indexer.sparse import tokenize
+
+# Milvus's BM25 has Lucene's (k1 + 1) in the numerator, bm25s does not: dividing by it gives the local scores.
+BM25_SCALE = 1.0 + BM25_PARAMS["bm25_k1"]
+MAX_TOPK = 16_384  # Milvus's limit on a search's k
+ITERATOR_BATCH = 8_192
+PASSAGE_FIELDS = ("row", "pid", "doc_id", "text", "turns", "char_start", "char_end", "n_tokens", "speakers",
+                  *(f.name for f in FIELDS))
+DOC_HEAD_FIELDS = ("doc_id", "meta", "content_hash", "source_path", "fingerprint", "access", "n_passages", "n_chars")
+Hits = tuple[np.ndarray, np.ndarray]
+
+
+def _query_all(client: Any, collection: str, expr: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Every row matching `expr`, however many (Milvus caps one query's window; the iterator does not)."""
+    it = client.query_iterator(collection, filter=expr, output_fields=list(fields), batch_size=ITERATOR_BATCH)
+    out: list[dict[str, Any]] = []
+    try:
+        while True:
+            batch = it.next()
+            if not batch:
+                return out
+            out.extend(batch)
+    finally:
+        it.close()
+
+
+def _empty(nq: int, k: int) -> Hits:
+    return np.zeros((nq, k), np.float32), np.full((nq, k), -1, np.int64)
+
+
+def search_within(run: Callable[[str | None, int], Hits], nq: int, k: int, size: int,
+                  allowed: np.ndarray | None) -> Hits:
+    """`run(expression, k)`'s best `k` per query, restricted to `allowed` rows: sent as `row in [...]` in pieces
+    of `ID_CHUNK` rows whose top-k are merged (or as the excluded rows when nearly all are allowed)."""
+    if size == 0 or nq == 0:
+        return _empty(nq, k)
+    if allowed is None:
+        return run(None, k)
+    allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+    allowed = allowed[(allowed >= 0) & (allowed < size)]
+    if len(allowed) == 0:
+        return _empty(nq, k)
+    if len(allowed) == size:
+        return run(None, k)
+    if size - len(allowed) <= ID_CHUNK:
+        return run(f"not ({ids_in('row', np.setdiff1d(np.arange(size, dtype=np.int64), allowed))})", k)
+    parts = [run(ids_in("row", allowed[i:i + ID_CHUNK]), k) for i in range(0, len(allowed), ID_CHUNK)]
+    if len(parts) == 1:
+        return parts[0]
+    scores = np.hstack([p[0] for p in parts])
+    rows = np.hstack([p[1] for p in parts])
+    scores = np.where(rows < 0, -np.inf, scores)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    scores, rows = np.take_along_axis(scores, top, axis=1), np.take_along_axis(rows, top, axis=1)
+    scores[rows < 0] = 0.0
+    return scores.astype(np.float32), rows
+
+
+def _hits(results: Any, nq: int, k: int, magnitude: float = 0.0) -> Hits:
+    """Scores and rows of search results; `magnitude` (BM25) divides the scores' absolute values by it."""
+    scores, rows = _empty(nq, k)
+    for i, found in enumerate(results):
+        for j, h in enumerate(list(found)[:k]):
+            rows[i, j] = int(h["id"] if "id" in h else h["row"])
+            # milvus-lite reports BM25 scores negated; a server reports them as they are
+            scores[i, j] = abs(float(h["distance"])) / magnitude if magnitude else float(h["distance"])
+    return scores, rows
+
+
+@dataclass
+class MilvusVectors:
+    """Dense search on the passages collection's `vector` field (inner product of normalised vectors)."""
+
+    client: Any
+    collection: str
+    size: int
+    dimension: int
+    params: dict[str, Any] = field(default_factory=dict)
+    kind: str = "milvus"
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Hits:
+        """Scores and rows of the best `k` passages per query, shape (len(queries), k); missing hits are -1."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        k = max(1, min(k, self.size, MAX_TOPK)) if self.size else 1
+
+        def run(expr: str | None, kk: int) -> Hits:
+            got = self.client.search(self.collection, data=[q.tolist() for q in queries], anns_field="vector",
+                                     limit=kk, filter=expr or "", output_fields=["row"],
+                                     search_params={"metric_type": "IP", "params": self.params})
+            return _hits(got, len(queries), kk)
+
+        return search_within(run, len(queries), k, self.size, allowed)
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of these rows, in their order (dense feedback reads them)."""
+        wanted = [int(r) for r in rows]
+        got = {r["row"]: r["vector"] for r in self.client.query(self.collection, filter=ids_in("row", wanted),
+                                                                output_fields=["row", "vector"], limit=len(wanted))}
+        return np.asarray([got[r] for r in wanted], dtype=np.float32).reshape(len(wanted), self.dimension)
+
+    def save(self, folder: Any) -> None:
+        """The vectors live in Milvus; there is nothing to write into a folder."""
+        raise MilvusStoreError("A Milvus build is published with `councilqa index`, not saved into a folder.")
+
+
+@dataclass
+class MilvusBM25:
+    """Keyword search by Milvus's BM25 function on the passages' `bm25` terms (the local tokenizer's)."""
+
+    client: Any
+    collection: str
+    size: int
+    kind: str = "bm25"
+
+    def search(self, queries: Sequence[str], k: int, allowed: np.ndarray | None = None) -> Hits:
+        """Scores and rows, shape (len(queries), k); rows with no matching term are -1."""
+        k = max(1, min(k, self.size, MAX_TOPK)) if self.size else 1
+        out_scores, out_rows = _empty(len(queries), k)
+        for i, terms in enumerate(tokenize(list(queries))):
+            if not terms:
+                continue
+            text = " ".join(terms)
+
+            def run(expr: str | None, kk: int, text: str = text) -> Hits:
+                got = self.client.search(self.collection, data=[text], anns_field="sparse", limit=kk,
+                                         filter=expr or "", output_fields=["row"],
+                                         search_params={"metric_type": "BM25"})
+                return _hits(got, 1, kk, magnitude=BM25_SCALE)
+
+            scores, rows = search_within(run, 1, k, self.size, allowed)
+            out_scores[i], out_rows[i] = scores[0], rows[0]
+        return out_scores, out_rows
+
+
+@dataclass
+class MilvusUnits:
+    """The build's sentence vectors, read per passage row from the units collection."""
+
+    client: Any
+    collection: str
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def of_row(self, row: int) -> dict[tuple[int, int], np.ndarray]:
+        """(start, end) in the passage's text -> float32 vector, for every stored unit of passage `row`."""
+        got = self.client.query(self.collection, filter=f"row == {int(row)}", output_fields=["start", "end", "vector"])
+        return {(int(r["start"]), int(r["end"])): np.asarray(r["vector"], dtype=np.float32) for r in got}
+
+
+def _passage(r: dict[str, Any]) -> Passage:
+    d = {f.name: r.get(f.name) for f in FIELDS}
+    return Passage(r["pid"], r["doc_id"], r["text"], int(r["char_start"]), int(r["char_end"]),
+                   speakers=list(r.get("speakers") or []), turns=json.loads(r.get("turns") or "[]"),
+                   n_tokens=int(r.get("n_tokens") or 0), row=int(r["row"]), **d)
+
+
+def _read(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Milvus errors inside a read become MilvusStoreError (the service's 503), saying what failed."""
+
+    @functools.wraps(method)
+    def run(self: MilvusPassages, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except MilvusStoreError:
+            raise
+        except Exception as exc:
+            raise MilvusStoreError(f"Reading {self.names.passages} from Milvus failed: {exc}") from exc
+
+    return run
+
+
+class MilvusPassages:
+    """The passage store's read interface (indexer/passages.py) over one build's Milvus collections."""
+
+    def __init__(self, client: Any, names: Names, manifest: dict[str, Any]) -> None:
+        self.client, self.names, self.manifest = client, names, manifest
+        self._heads: list[dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the Milvus connection (shared by every part of this build)."""
+        self.client.close()
+
+    def missing_columns(self) -> list[str]:
+        """The collection was made from the field table of this version: nothing is missing."""
+        return []
+
+    def count(self) -> int:
+        """Number of passages."""
+        return int(self.manifest["passages"])
+
+    @_read
+    def get(self, rows: Sequence[int]) -> list[Passage]:
+        """Passages for the given rows, in the given order."""
+        wanted = [int(r) for r in rows]
+        found: dict[int, Passage] = {}
+        for start in range(0, len(wanted), ID_CHUNK):
+            part = wanted[start:start + ID_CHUNK]
+            for r in self.client.query(self.names.passages, filter=ids_in("row", part),
+                                       output_fields=list(PASSAGE_FIELDS), limit=len(part)):
+                found[int(r["row"])] = _passage(r)
+        return [found[r] for r in wanted if r in found]
+
+    @_read
+    def rows_matching(self, filters: dict[str, Any]) -> np.ndarray | None:
+        """Rows that pass the filters (a Milvus expression of their typed values), None when none is set."""
+        expr = filters_expression(filters)
+        if expr is None:
+            return None
+        return self._rows(expr)
+
+    def _rows(self, expr: str) -> np.ndarray:
+        rows = [int(r["row"]) for r in _query_all(self.client, self.names.passages, expr, ["row"])]
+        return np.unique(np.asarray(rows, dtype=np.int64))
+
+    @_read
+    def restricted_rows(self) -> np.ndarray:
+        """Rows of passages from restricted papers, ascending."""
+        return self._rows(f"access == {literal('restricted')}")
+
+    def facets(self, public_only: bool = False) -> dict[str, Any]:
+        """The facets the build counted when it was published (see `PassageStore.facets`)."""
+        return dict(self.manifest["facets"]["public" if public_only else "all"])
+
+    @_read
+    def _doc_heads(self) -> list[dict[str, Any]]:
+        """Every document's first piece (metadata and counts, no text), by document id; read once."""
+        with self._lock:
+            if self._heads is None:
+                heads = _query_all(self.client, self.names.docs, "piece == 0", DOC_HEAD_FIELDS)
+                self._heads = sorted(heads, key=lambda h: h["doc_id"])
+            return self._heads
+
+    def _visible(self, public_only: bool) -> list[dict[str, Any]]:
+        return [h for h in self._doc_heads() if not (public_only and h.get("access") == "restricted")]
+
+    def documents(self, limit: int = 50, offset: int = 0, public_only: bool = False
+                  ) -> tuple[int, list[dict[str, Any]]]:
+        """The number of documents and one page of them, by document id (as `PassageStore.documents`)."""
+        heads = self._visible(public_only)
+        page = [{**json.loads(h["meta"]), "n_passages": int(h["n_passages"]), "n_chars": int(h["n_chars"])}
+                for h in heads[offset:offset + limit]]
+        return len(heads), page
+
+    def all_metadata(self, public_only: bool = False) -> list[DocumentMeta]:
+        """Every document's metadata, by document id."""
+        return [DocumentMeta.from_dict(json.loads(h["meta"])) for h in self._visible(public_only)]
+
+    @_read
+    def passages_of(self, doc_ids: Sequence[str]) -> list[Passage]:
+        """Every passage of these documents, document by document in reading order."""
+        out: list[Passage] = []
+        for doc_id in doc_ids:
+            got = _query_all(self.client, self.names.passages, f"doc_id == {literal(doc_id)}", PASSAGE_FIELDS)
+            out.extend(_passage(r) for r in sorted(got, key=lambda r: r["row"]))
+        return out
+
+    def _head(self, doc_id: str) -> dict[str, Any] | None:
+        return next((h for h in self._doc_heads() if h["doc_id"] == doc_id), None)
+
+    @_read
+    def _text(self, doc_id: str, pieces: Sequence[int] | None = None) -> str:
+        expr = f"doc_id == {literal(doc_id)}" + (f" and {ids_in('piece', pieces)}" if pieces is not None else "")
+        got = _query_all(self.client, self.names.docs, expr, ["piece", "text"])
+        return "".join(r["text"] for r in sorted(got, key=lambda r: r["piece"]))
+
+    def document(self, doc_id: str) -> tuple[DocumentMeta, str] | None:
+        """The metadata and cleaned full text of one document, or None when there is no such document."""
+        head = self._head(doc_id)
+        if head is None:
+            return None
+        return DocumentMeta.from_dict(json.loads(head["meta"])), self._text(doc_id)
+
+    def text_span(self, doc_id: str, start: int, end: int) -> str:
+        """Characters start..end of a document's cleaned text ('' for an unknown document): only the pieces
+        that hold them are read."""
+        start, end = max(0, start), max(0, end)
+        if end <= start or self._head(doc_id) is None:
+            return ""
+        first, last = start // TEXT_PIECE, (end - 1) // TEXT_PIECE
+        text = self._text(doc_id, list(range(first, last + 1)))
+        return text[start - first * TEXT_PIECE:end - first * TEXT_PIECE]
+
+    @_read
+    def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """The rows of these documents' passages, ascending."""
+        rows: list[int] = []
+        for start in range(0, len(doc_ids), 500):
+            expr = strings_in("doc_id", list(doc_ids[start:start + 500]))
+            rows.extend(int(r["row"]) for r in _query_all(self.client, self.names.passages, expr, ["row"]))
+        return np.unique(np.asarray(rows, dtype=np.int64))
+
+    def document_hashes(self) -> dict[str, str]:
+        """Document id -> content hash, for every stored document."""
+        return {h["doc_id"]: h["content_hash"] or "" for h in self._doc_heads()}
+
+    def document_paths(self) -> dict[str, str]:
+        """Document id -> the path of the file it was read from."""
+        return {h["doc_id"]: h["source_path"] or "" for h in self._doc_heads()}
+
+    def fingerprints(self) -> dict[str, str]:
+        """File fingerprint -> document id."""
+        return {h["fingerprint"]: h["doc_id"] for h in self._doc_heads() if h.get("fingerprint")}
+
+    def document_record(self, doc_id: str) -> tuple[Document, list[Passage]] | None:
+        """A stored document with its passages."""
+        head = self._head(doc_id)
+        if head is None:
+            return None
+        doc = Document(DocumentMeta.from_dict(json.loads(head["meta"])), self._text(doc_id), [],
+                       head["source_path"] or "", head["content_hash"] or "")
+        return doc, self.passages_of([doc_id])
+
+
+@dataclass
+class MilvusIndex:
+    """One published build, read from Milvus: the parts `CouncilIndex` gives the search core."""
+
+    settings: Settings
+    names: Names
+    manifest: dict[str, Any]
+    passages: MilvusPassages
+    dense: MilvusVectors
+    sparse: MilvusBM25
+    sentences: MilvusUnits | None = None
+
+    @property
+    def location(self) -> str:
+        """Where the build is served from, for /health and messages."""
+        return f"milvus:{self.names.prefix} ({self.names.passages})"
+
+    @property
+    def model_id(self) -> str:
+        """The embedding model the build was made with."""
+        return str(self.manifest["model"]["id"])
+
+    @property
+    def build_id(self) -> str:
+        """The build this index is."""
+        return build_id_of(self.manifest)
+
+    def current_build_id(self) -> str | None:
+        """The build the alias points at now (None if Milvus cannot say): a service reloads when it differs."""
+        live = live_names(self.passages.client, self.names.prefix)
+        return live.build if live else None
+
+
+def _fix(settings: Settings) -> str:
+    return f"COUNCILQA_STORE=milvus COUNCILQA_MILVUS_URI={settings.resolved_milvus_uri} councilqa index corpus/"
+
+
+def load_milvus_index(settings: Settings, expected_model_id: str | None = None) -> MilvusIndex:
+    """The build the alias `COUNCILQA_MILVUS_PREFIX` points at; IndexLoadError says what to run when there is none,
+    or when it was made with another model or format."""
+    try:
+        client = connect(settings)
+    except MilvusStoreError as exc:
+        raise IndexLoadError(str(exc)) from exc
+    try:
+        return _load(client, settings, expected_model_id)
+    except BaseException:
+        client.close()
+        raise
+
+
+def _load(client: Any, settings: Settings, expected_model_id: str | None) -> MilvusIndex:
+    prefix, uri = settings.milvus_prefix, settings.resolved_milvus_uri
+    names = live_names(client, prefix)
+    manifest = read_manifest(client, prefix, names.build) if names else None
+    if names is None or manifest is None:
+        raise IndexLoadError(f"Milvus at {uri} holds no published build under the alias {prefix!r}. Build one "
+                             f"with: {_fix(settings)}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexLoadError(f"The build {names.build} in Milvus has format {manifest.get('format_version')!r}, this "
+                             f"version reads {FORMAT_VERSION}. Rebuild it with: {_fix(settings)} --force")
+    model = manifest["model"]["id"]
+    if expected_model_id is not None and expected_model_id != model:
+        raise IndexLoadError(f"The build in Milvus was made with model {model!r} but the configured model is "
+                             f"{expected_model_id!r}. Set COUNCILQA_MODEL to {model!r}, or rebuild with: "
+                             f"{_fix(settings)} --model {expected_model_id}")
+    for name in names.all:
+        client.load_collection(name)
+    n = int(manifest["passages"])
+    held = count_rows(client, names.passages)
+    if held != n:
+        raise IndexLoadError(f"The build {names.build} in Milvus holds {held:,} passages, its manifest {n:,}. "
+                             f"Rebuild it with: {_fix(settings)} --force")
+    dimension = int(manifest["model"]["dimension"])
+    search = {"ef": 128} if (manifest.get("dense") or {}).get("milvus_index") == "HNSW" else {}
+    sentences = manifest.get("sentences")
+    return MilvusIndex(settings, names, manifest, MilvusPassages(client, names, manifest),
+                       MilvusVectors(client, names.passages, n, dimension, search),
+                       MilvusBM25(client, names.passages, n),
+                       MilvusUnits(client, names.units, int(sentences["count"])) if sentences else None)
