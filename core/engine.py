@@ -558,7 +558,7 @@ def _views(store: PassageStore | MilvusPassages) -> dict[bool, _View]:
     return {False: _View(visible, public, Vocabulary(public)), True: full}
 
 
-def load_index(settings: Settings, expected_model_id: str) -> CouncilIndex | MilvusIndex:
+def load_index(settings: Settings, expected_model_id: str | None = None) -> CouncilIndex | MilvusIndex:
     """The index the settings name: the folder (`store=local`) or the build the Milvus alias points at."""
     if settings.store == "milvus":
         from indexer.milvus_read import load_milvus_index

@@ -52,6 +52,13 @@ class DenseIndex(Protocol):
         ...
 
 
+def ties_by_row(scores: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's hits best first, equal scores (to 5 decimals) by row, padding last: the same order every
+    time and on every backend (FAISS leaves the order of ties to its heap)."""
+    order = np.lexsort((rows, -np.round(scores.astype(np.float64), 5), rows < 0), axis=-1)  # padding (-1) last
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(rows, order, axis=1)
+
+
 def choose_faiss_kind(n: int, requested: str, exact_max: int) -> str:
     """The FAISS index type for `n` vectors: the requested one; for "auto", exact up to `exact_max`, else IVF."""
     if requested != "auto":
@@ -128,8 +135,9 @@ class FaissDense:
         with threads:
             if allowed is None:
                 scores, rows = self.index.search(queries, k)
-                return scores, rows
-            return self._search_allowed(queries, k, allowed)
+            else:
+                scores, rows = self._search_allowed(queries, k, allowed)
+        return ties_by_row(scores, rows)
 
     def _search_allowed(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         allowed = np.ascontiguousarray(allowed, dtype=np.int64)

@@ -46,7 +46,10 @@ Hits = tuple[np.ndarray, np.ndarray]
 
 
 def _query_all(client: Any, collection: str, expr: str, fields: Sequence[str]) -> list[dict[str, Any]]:
-    """Every row matching `expr`, however many (Milvus caps one query's window; the iterator does not)."""
+    """Every row matching `expr`, however many: a server caps one query's window, its iterator does not;
+    milvus-lite answers one query whole (and has no timestamps for an iterator)."""
+    if getattr(client, "councilqa_lite", False):
+        return list(client.query(collection, filter=expr, output_fields=list(fields)))
     it = client.query_iterator(collection, filter=expr, output_fields=list(fields), batch_size=ITERATOR_BATCH)
     out: list[dict[str, Any]] = []
     try:
@@ -92,13 +95,16 @@ def search_within(run: Callable[[str | None, int], Hits], nq: int, k: int, size:
 
 
 def _hits(results: Any, nq: int, k: int, magnitude: float = 0.0) -> Hits:
-    """Scores and rows of search results; `magnitude` (BM25) divides the scores' absolute values by it."""
+    """Scores and rows of search results, best first and equal scores by row (as the local backends order
+    them, and the same every time); `magnitude` (BM25) divides the scores' absolute values by it."""
     scores, rows = _empty(nq, k)
     for i, found in enumerate(results):
-        for j, h in enumerate(list(found)[:k]):
-            rows[i, j] = int(h["id"] if "id" in h else h["row"])
-            # milvus-lite reports BM25 scores negated; a server reports them as they are
-            scores[i, j] = abs(float(h["distance"])) / magnitude if magnitude else float(h["distance"])
+        # milvus-lite reports BM25 scores negated; a server reports them as they are
+        got = [(abs(float(h["distance"])) / magnitude if magnitude else float(h["distance"]),
+                int(h["id"] if "id" in h else h["row"])) for h in list(found)[:k]]
+        got.sort(key=lambda sr: (-round(sr[0], 5), sr[1]))  # as indexer.dense.ties_by_row
+        for j, (score, row) in enumerate(got):
+            scores[i, j], rows[i, j] = score, row
     return scores, rows
 
 
@@ -209,8 +215,8 @@ def _read(method: Callable[..., Any]) -> Callable[..., Any]:
 class MilvusPassages:
     """The passage store's read interface (indexer/passages.py) over one build's Milvus collections."""
 
-    def __init__(self, client: Any, names: Names, manifest: dict[str, Any]) -> None:
-        self.client, self.names, self.manifest = client, names, manifest
+    def __init__(self, client: Any, names: Names, manifest: dict[str, Any], facets: dict[str, Any]) -> None:
+        self.client, self.names, self.manifest, self._facets = client, names, manifest, facets
         self._heads: list[dict[str, Any]] | None = None
         self._lock = threading.Lock()
 
@@ -257,7 +263,7 @@ class MilvusPassages:
 
     def facets(self, public_only: bool = False) -> dict[str, Any]:
         """The facets the build counted when it was published (see `PassageStore.facets`)."""
-        return dict(self.manifest["facets"]["public" if public_only else "all"])
+        return dict(self._facets["public" if public_only else "all"])
 
     @_read
     def _doc_heads(self) -> list[dict[str, Any]]:
@@ -425,7 +431,9 @@ def _load(client: Any, settings: Settings, expected_model_id: str | None) -> Mil
     dimension = int(manifest["model"]["dimension"])
     search = {"ef": 128} if (manifest.get("dense") or {}).get("milvus_index") == "HNSW" else {}
     sentences = manifest.get("sentences")
-    return MilvusIndex(settings, names, manifest, MilvusPassages(client, names, manifest),
+    # The facets count restricted papers too: they stay out of the manifest that /stats shows.
+    facets = manifest.pop("facets")
+    return MilvusIndex(settings, names, manifest, MilvusPassages(client, names, manifest, facets),
                        MilvusVectors(client, names.passages, n, dimension, search),
                        MilvusBM25(client, names.passages, n),
                        MilvusUnits(client, names.units, int(sentences["count"])) if sentences else None)

@@ -78,10 +78,13 @@ def connect(settings: Settings) -> Any:
         kwargs["token"] = settings.milvus_token
     if settings.milvus_db:
         kwargs["db_name"] = settings.milvus_db
-    if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
+    lite = not uri.startswith(("http://", "https://", "tcp://", "unix:"))
+    if lite:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return pymilvus.MilvusClient(uri, **kwargs)
+        client = pymilvus.MilvusClient(uri, **kwargs)
+        client.councilqa_lite = lite  # how reads know to query whole (indexer/milvus_read.py)
+        return client
     except Exception as exc:
         raise MilvusStoreError(f"Cannot connect to Milvus at {uri} ({exc}). Check COUNCILQA_MILVUS_URI (a "
                                "milvus-lite file path or http://host:19530) and COUNCILQA_MILVUS_TOKEN.") from exc
@@ -233,6 +236,14 @@ def _manifest_schema(client: Any) -> Any:
     return schema
 
 
+def _create(client: Any, name: str, schema: Any, indexes: Any) -> None:
+    """A new collection with its indexes, loaded. Strong consistency: a count or read right after a write sees
+    it. The indexes are not waited for one by one (pymilvus polls each every half second); loading waits."""
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, indexes, sync=False)
+    client.load_collection(name)
+
+
 def _flat_index(client: Any, field: str) -> Any:
     params = client.prepare_index_params()
     params.add_index(field_name=field, index_type="FLAT", metric_type="IP")
@@ -318,8 +329,7 @@ def count_rows(client: Any, collection: str) -> int:
 def _write_manifest(client: Any, prefix: str, build: str, manifest: dict[str, Any]) -> None:
     collection = manifests_collection(prefix)
     if not client.has_collection(collection):
-        client.create_collection(collection, schema=_manifest_schema(client),
-                                 index_params=_flat_index(client, "placeholder"), consistency_level="Strong")
+        _create(client, collection, _manifest_schema(client), _flat_index(client, "placeholder"))
     text = json.dumps(manifest, ensure_ascii=False)
     rows = [{"key": f"{build}:{i}", "build": build, "piece": i, "text": piece,
              "placeholder": [0.0] * PLACEHOLDER_DIM} for i, piece in enumerate(_pieces(text))]
@@ -389,16 +399,13 @@ def _publish_collections(client: Any, names: Names, store: PassageStore, vectors
         if client.has_collection(name):
             client.drop_collection(name)
     spec = dense_spec(n, settings.exact_search_max)
-    client.create_collection(names.passages, schema=_passage_schema(client, dimension),
-                             index_params=_passage_indexes(client, spec), consistency_level="Strong")
+    _create(client, names.passages, _passage_schema(client, dimension), _passage_indexes(client, spec))
     rows = (passage_row(p, vectors[p.row or 0], settings.context_bm25)
             for start in range(0, n, INSERT_BATCH) for p in store.get(range(start, min(n, start + INSERT_BATCH))))
     written = _insert(client, names.passages, rows)
-    client.create_collection(names.docs, schema=_docs_schema(client), index_params=_flat_index(client, "placeholder"),
-                             consistency_level="Strong")
+    _create(client, names.docs, _docs_schema(client), _flat_index(client, "placeholder"))
     _insert(client, names.docs, _document_rows(store, 0))
-    client.create_collection(names.units, schema=_units_schema(client, dimension),
-                             index_params=_flat_index(client, "vector"), consistency_level="Strong")
+    _create(client, names.units, _units_schema(client, dimension), _flat_index(client, "vector"))
     if units is not None:
         unit_vectors, spans, ptr = units
         rows_of_unit = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))

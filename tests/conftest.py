@@ -3,6 +3,11 @@
 * `tiny_index_dir`: four short documents from two councils that are not among the seeds
   ("Borsetshire County Council", "City of Felpersham Council"), FakeEmbedder, built in seconds.
 * `corpus_index_dir`: the shipped corpus/ with the real model (slow; use with @pytest.mark.slow).
+
+The store: `pytest --store milvus` builds both with COUNCILQA_STORE=milvus (a milvus-lite file beside
+each index folder), sets COUNCILQA_STORE for the session, and then moves each index folder away, so
+a test that reads anything but Milvus fails. test.sh runs the service, answer and evaluation tests
+so a second time.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from pathlib import Path
 import pytest
 
 from common.settings import Settings
+from core.engine import load_index
 from indexer.build import build_index
 from indexer.embed import FakeEmbedder
+from indexer.index import CouncilIndex
+from indexer.milvus_read import MilvusIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +83,32 @@ TINY_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--store", choices=("local", "milvus"), default="local",
+                     help="Where the shared test indexes are served from: the folder, or Milvus (milvus-lite).")
+
+
+STORE = {"name": "local"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    STORE["name"] = config.getoption("--store")
+    if STORE["name"] == "milvus":
+        os.environ["COUNCILQA_STORE"] = "milvus"
+
+
+def served_index(index_dir: Path, expected_model_id: str | None = None) -> CouncilIndex | MilvusIndex:
+    """The index the tests' store serves `index_dir` from: its folder, or the build published to Milvus."""
+    return load_index(Settings(index_dir=index_dir), expected_model_id)
+
+
+def _served(root: Path) -> Path:
+    """With the Milvus store, the index folder moved away once published (nothing may read it); its path."""
+    if STORE["name"] == "milvus":
+        (root / "index").rename(root / "index.builder")
+    return root / "index"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Exported and quantised models (ONNX, OpenVINO) go to one folder per test session, shared by the
@@ -104,7 +138,7 @@ def tiny_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     papers = write_tiny_corpus(root / "papers")
     settings = Settings(index_dir=root / "index", cache_dir=root / "cache", chunk_tokens=60, chunk_overlap=10)
     build_index([papers], settings, embedder=FakeEmbedder(), progress=False)
-    return root / "index"
+    return _served(root)
 
 
 @pytest.fixture(scope="session")
@@ -113,4 +147,4 @@ def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus_index")
     settings = Settings(index_dir=root / "index", cache_dir=root / "cache")
     build_index([ROOT / "corpus"], settings, progress=False)
-    return root / "index"
+    return _served(root)

@@ -23,10 +23,9 @@ from core.keys import KeyStore
 from indexer.access import declared_restriction
 from indexer.build import build_index
 from indexer.embed import FakeEmbedder
-from indexer.index import CouncilIndex
 from service.app import create_app
 from service.auth import check_bind
-from tests.conftest import write_tiny_corpus
+from tests.conftest import served_index, write_tiny_corpus
 from tests.test_service_api import FAKE_CONFIG
 
 SECRET = "Kestrelgate"  # a word only restricted papers hold
@@ -85,7 +84,7 @@ def _restricted_papers(folder: Path) -> Path:
 
 def _engine(index_dir: Path, state_dir: Path | None = None, **settings: Any) -> Engine:
     s = Settings(index_dir=index_dir, state_dir=state_dir, **settings)
-    return Engine(CouncilIndex.load(index_dir, "fake-hash-64"), FakeEmbedder(), s, answer_config=FAKE_CONFIG)
+    return Engine(served_index(index_dir, "fake-hash-64"), FakeEmbedder(), s, answer_config=FAKE_CONFIG)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from core.answer import AnswerConfig
 from core.engine import Engine
 from core.meetings import group_meetings, item_key, meeting_id, meeting_items
 from indexer.embed import FakeEmbedder
-from indexer.index import CouncilIndex
 from indexer.metadata import resolve_metadata
 from indexer.models import Document, DocumentMeta, Passage
 from indexer.pipeline import canonicalise
 from service.app import create_app
+from tests.conftest import served_index
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -28,7 +28,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 def client(tiny_index_dir: Path) -> TestClient:
     s = Settings(index_dir=tiny_index_dir)
     # FakeEmbedder cosines are lower than a real model's: its own abstention threshold (as test_service_api).
-    engine = Engine(CouncilIndex.load(tiny_index_dir, "fake-hash-64"), FakeEmbedder(), s,
+    engine = Engine(served_index(tiny_index_dir, "fake-hash-64"), FakeEmbedder(), s,
                     answer_config=AnswerConfig(abstain_below=0.6))
     with TestClient(create_app(s, engine), raise_server_exceptions=False) as c:
         yield c

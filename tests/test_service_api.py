@@ -12,16 +12,17 @@ from common.settings import Settings
 from core.answer import AnswerConfig
 from core.engine import Engine
 from indexer.embed import FakeEmbedder
-from indexer.index import CouncilIndex
 from service.app import create_app
+from tests.conftest import STORE, served_index
 
 # FakeEmbedder cosines are lower than a real model's: its own abstention threshold.
 FAKE_CONFIG = AnswerConfig(abstain_below=0.6)
+DENSE = {"local": "flat", "milvus": "milvus"}  # what /stats calls the vector search of each store
 
 
 def make_engine(index_dir: Path, **settings: object) -> Engine:
     s = Settings(index_dir=index_dir, **settings)  # type: ignore[arg-type]
-    return Engine(CouncilIndex.load(index_dir, "fake-hash-64"), FakeEmbedder(), s, answer_config=FAKE_CONFIG)
+    return Engine(served_index(index_dir, "fake-hash-64"), FakeEmbedder(), s, answer_config=FAKE_CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +236,7 @@ def test_health_and_stats(client: TestClient) -> None:
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["model"] == "fake-hash-64" and h["documents"] == 4 and h["llm"] is False
     s = client.get("/stats").json()
-    assert s["manifest"]["model"]["id"] == "fake-hash-64" and s["councils"] == 2 and s["dense"] == "flat"
+    assert s["manifest"]["model"]["id"] == "fake-hash-64" and s["councils"] == 2 and s["dense"] == DENSE[STORE["name"]]
 
 
 def test_openapi_documents_every_field(client: TestClient) -> None:

@@ -4,6 +4,7 @@ Issue 12, defect 1: the passage store used to be opened lazily per worker thread
 was swapped, new threads read the new build's passages while vectors and BM25 were the old build's.
 Here a real uvicorn server on loopback takes concurrent requests while the index is rebuilt with a paper
 that sorts first (so every row number moves); every response must agree with the build it names.
+With `pytest --store milvus` the service reads Milvus, and a rebuild goes live when the alias switches.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from common.settings import Settings
 from core.engine import Engine
 from indexer.build import build_index
 from indexer.embed import FakeEmbedder
-from indexer.index import CouncilIndex
 from service.app import create_app
 from service.deps import BUILD_HEADER
+from tests.conftest import served_index
 from tests.ui_fakes import free_port
 
 DOCS = {
@@ -41,7 +42,7 @@ class _Server(uvicorn.Server):
 
 
 def _texts(folder: Path) -> dict[str, str]:
-    index = CouncilIndex.load(folder)
+    index = served_index(folder)
     try:
         total, docs = index.passages.documents(100, 0)
         return {d["doc_id"]: index.passages.document(d["doc_id"])[1] for d in docs}  # type: ignore[index]
@@ -56,8 +57,8 @@ def test_rebuild_under_traffic_never_mixes_builds(tmp_path: Path) -> None:
         (papers / name).write_text(text)
     settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", reload_check_s=0.05)
     build_index([papers], settings, embedder=FakeEmbedder(), progress=False)
-    builds = {CouncilIndex.load(settings.index_dir).build_id: _texts(settings.index_dir)}
-    engine = Engine(CouncilIndex.load(settings.index_dir), FakeEmbedder(), settings)
+    builds = {served_index(settings.index_dir).build_id: _texts(settings.index_dir)}
+    engine = Engine(served_index(settings.index_dir), FakeEmbedder(), settings)
     port = free_port()
     server = _Server(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -90,7 +91,7 @@ def test_rebuild_under_traffic_never_mixes_builds(tmp_path: Path) -> None:
         time.sleep(0.3)
         (papers / NEW[0]).write_text(NEW[1])
         build_index([papers], settings, embedder=FakeEmbedder(), progress=False)
-        builds[CouncilIndex.load(settings.index_dir).build_id] = _texts(settings.index_dir)
+        builds[served_index(settings.index_dir).build_id] = _texts(settings.index_dir)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(b != next(iter(builds)) for _, b, _ in seen[-12:]):
             time.sleep(0.05)
@@ -128,7 +129,7 @@ def test_without_checks_sighup_or_reload_picks_up_the_new_build(tmp_path: Path, 
         (papers / name).write_text(text)
     settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", reload_check_s=check_s)
     build_index([papers], settings, embedder=FakeEmbedder(), progress=False)
-    engine = Engine(CouncilIndex.load(settings.index_dir), FakeEmbedder(), settings)
+    engine = Engine(served_index(settings.index_dir), FakeEmbedder(), settings)
     app = create_app(settings, engine)
     from fastapi.testclient import TestClient
 
