@@ -59,6 +59,11 @@ def with_filter_options(fn: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+Store = Annotated[str | None, typer.Option(
+    "--store", help="local: the index folder; milvus: the build published to Milvus (COUNCILQA_MILVUS_URI) "
+    "[env COUNCILQA_STORE].")]
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with flags that were given taking precedence."""
     try:
@@ -78,6 +83,7 @@ def index(
         "--embed-backend", help="auto|torch-fp32|torch-bf16|onnx-int8|openvino-int8")] = None,
     faiss_index: Annotated[str | None, typer.Option("--faiss-index", help="auto|flat|hnsw|ivf")] = None,
     vector_backend: Annotated[str | None, typer.Option("--vector-backend", help="faiss|milvus")] = None,
+    store: Store = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if nothing changed.")] = False,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Build from exactly PATHS: forget the folders the index was built from before, "
@@ -94,7 +100,7 @@ def index(
     from core.build import index as build_index
 
     settings = make_settings(index_dir=index_dir, model=model, embed_backend=backend, faiss_index=faiss_index,
-                             vector_backend=vector_backend)
+                             vector_backend=vector_backend, store=store)
     try:
         report = build_index(paths, settings, progress=not quiet, force=force, replace=replace)
     except IndexBuildError as exc:
@@ -115,11 +121,13 @@ def serve(
     public: Annotated[bool, typer.Option(
         "--public", help="Serve public papers to anyone who can reach a non-loopback --host, with no API key "
         "created [env COUNCILQA_PUBLIC].")] = False,
+    store: Store = None,
 ) -> None:
-    """Start the HTTP API over an index."""
+    """Start the HTTP API over an index (its folder, or the build published to Milvus)."""
     from councilqa.terminal import serve as run_serve
 
-    run_serve(make_settings(index_dir=index_dir, host=host, port=port, model=model, public=public or None))
+    run_serve(make_settings(index_dir=index_dir, host=host, port=port, model=model, public=public or None,
+                            store=store))
 
 
 @app.command()

@@ -99,6 +99,7 @@ class BuildReport:
     up_to_date: bool = False
     faiss_index: str = ""
     embed_backend: str = ""
+    published: str = ""  # with the Milvus store: where the build went live ("<uri>: <collection> as <alias>")
 
     def summary(self) -> str:
         """A few lines for a person: counts, rates, time, what was removed and why, files with the same
@@ -115,6 +116,8 @@ class BuildReport:
             f"  {self.seconds:.1f} s" + (f", vectors: {self.faiss_index}" if self.faiss_index else "")
             + (f", embedding backend: {self.embed_backend}" if self.embed_backend else ""),
         ]
+        if self.published:
+            lines.append(f"  published to Milvus {self.published}")
         lines += self._removed_lines()
         if self.same_text:
             lines.append(f"  {len(self.same_text)} group(s) of files with the same text (all indexed):")
@@ -230,6 +233,7 @@ def build_index(
     report.embed_backend = embedders.backend_used()
     manifest = _manifest(settings, report, fingerprint, corpus, embedders.model_id(), dimension, max_model_tokens)
     report.faiss_index = write_index(index_dir, records, vectors, manifest, settings, dimension, units)
+    report.published = manifest.get("published", "")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -449,7 +453,8 @@ def write_index(
             from indexer.milvus_store import MilvusStoreError, publish
 
             try:
-                publish(tmp, vectors, units, manifest, settings)
+                names = publish(tmp, vectors, units, manifest, settings)
+                manifest["published"] = f"{settings.resolved_milvus_uri}: {names.passages} as {names.prefix}"
             except MilvusStoreError as exc:
                 raise IndexBuildError(str(exc)) from exc
         _swap_in(tmp, index_dir)

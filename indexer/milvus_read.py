@@ -429,7 +429,7 @@ def _load(client: Any, settings: Settings, expected_model_id: str | None) -> Mil
         raise IndexLoadError(f"The build {names.build} in Milvus holds {held:,} passages, its manifest {n:,}. "
                              f"Rebuild it with: {_fix(settings)} --force")
     dimension = int(manifest["model"]["dimension"])
-    search = {"ef": 128} if (manifest.get("dense") or {}).get("milvus_index") == "HNSW" else {}
+    search = dict((manifest.get("dense") or {}).get("milvus_search") or {})
     sentences = manifest.get("sentences")
     # The facets count restricted papers too: they stay out of the manifest that /stats shows.
     facets = manifest.pop("facets")

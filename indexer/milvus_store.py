@@ -251,9 +251,20 @@ def _flat_index(client: Any, field: str) -> Any:
 
 
 def dense_spec(n: int, exact_max: int) -> tuple[str, dict[str, Any]]:
-    """The vector index for `n` passages: exact (FLAT) up to `exact_max`, as the local backend's "auto"; else
-    HNSW, which Milvus standalone and milvus-lite both build."""
-    return ("FLAT", {}) if n <= exact_max else ("HNSW", {"M": 32, "efConstruction": 80})
+    """The vector index for `n` passages, as the local backend's "auto": exact (FLAT) up to `exact_max`, else
+    IVF with 8-bit scalar quantisation and the local IVF's list count (Milvus standalone and milvus-lite both
+    build it; `search_params` gives its nprobe)."""
+    if n <= exact_max:
+        return "FLAT", {}
+    return "IVF_SQ8", {"nlist": max(1, min(65_536, int(4 * n ** 0.5), n // 39))}
+
+
+def search_params(spec: str, build: dict[str, Any]) -> dict[str, Any]:
+    """The search parameters of a vector index `dense_spec` chose: the local IVF's nprobe (3% of lists + 8)."""
+    if spec != "IVF_SQ8":
+        return {}
+    nlist = int(build.get("nlist", 1))
+    return {"nprobe": max(1, min(nlist, int(round(nlist * 0.03)) + 8))}
 
 
 # -- publishing -------------------------------------------------------------------------------------
@@ -268,7 +279,13 @@ def _check_bytes(value: str, what: str) -> str:
     return value
 
 
-def passage_row(p: Passage, vector: np.ndarray, with_context: bool) -> dict[str, Any]:
+def passage_rows(passages: Sequence[Passage], vectors: np.ndarray, with_context: bool) -> list[dict[str, Any]]:
+    """Passages as rows of the passages collection (their keyword terms tokenized in one call)."""
+    terms = tokenize([searchable_text(p, with_context) for p in passages])
+    return [passage_row(p, vectors[p.row or 0], t) for p, t in zip(passages, terms, strict=True)]
+
+
+def passage_row(p: Passage, vector: np.ndarray, terms: Sequence[str]) -> dict[str, Any]:
     """One passage as a row of the passages collection: its data, its keyword terms and its vector."""
     d = p.to_dict()
     row: dict[str, Any] = {"row": int(p.row or 0), "pid": d["id"], "doc_id": d["doc_id"],
@@ -279,8 +296,7 @@ def passage_row(p: Passage, vector: np.ndarray, with_context: bool) -> dict[str,
     for f in FIELDS:
         value = d.get(f.name)
         row[f.name] = None if value is None else (int(value) if f.type is int else str(value))
-    terms = " ".join(tokenize([searchable_text(p, with_context)])[0])
-    row["bm25"] = _check_bytes(terms, f"The keyword terms of passage {d['id']}")
+    row["bm25"] = _check_bytes(" ".join(terms), f"The keyword terms of passage {d['id']}")
     row["vector"] = np.asarray(vector, dtype=np.float32).tolist()
     return row
 
@@ -368,7 +384,8 @@ def publish(folder: Path, vectors: np.ndarray, units: tuple[np.ndarray, np.ndarr
         try:
             spec = _publish_collections(client, names, store, vectors, units, manifest, settings)
             published = {**manifest, "store": "milvus", "collections": list(names.all),
-                         "dense": {**manifest.get("dense", {}), "milvus_index": spec},
+                         "dense": {**manifest.get("dense", {}), "milvus_index": spec[0],
+                                   "milvus_search": search_params(*spec)},
                          "facets": {"all": store.facets(), "public": store.facets(public_only=True)},
                          "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          "previous_build": before.build if before else None}
@@ -392,7 +409,7 @@ def publish(folder: Path, vectors: np.ndarray, units: tuple[np.ndarray, np.ndarr
 
 def _publish_collections(client: Any, names: Names, store: PassageStore, vectors: np.ndarray,
                          units: tuple[np.ndarray, np.ndarray, np.ndarray] | None, manifest: dict[str, Any],
-                         settings: Settings) -> str:
+                         settings: Settings) -> tuple[str, dict[str, Any]]:
     n = store.count()
     dimension = int(manifest["model"]["dimension"])
     for name in names.all:
@@ -400,8 +417,9 @@ def _publish_collections(client: Any, names: Names, store: PassageStore, vectors
             client.drop_collection(name)
     spec = dense_spec(n, settings.exact_search_max)
     _create(client, names.passages, _passage_schema(client, dimension), _passage_indexes(client, spec))
-    rows = (passage_row(p, vectors[p.row or 0], settings.context_bm25)
-            for start in range(0, n, INSERT_BATCH) for p in store.get(range(start, min(n, start + INSERT_BATCH))))
+    rows = (row for start in range(0, n, INSERT_BATCH)
+            for row in passage_rows(store.get(range(start, min(n, start + INSERT_BATCH))), vectors,
+                                    settings.context_bm25))
     written = _insert(client, names.passages, rows)
     _create(client, names.docs, _docs_schema(client), _flat_index(client, "placeholder"))
     _insert(client, names.docs, _document_rows(store, 0))
@@ -418,7 +436,7 @@ def _publish_collections(client: Any, names: Names, store: PassageStore, vectors
     if written != n or counted != n:
         raise MilvusStoreError(f"Milvus holds {counted:,} of the build's {n:,} passages after publishing; "
                                "run the build again.")
-    return spec[0]
+    return spec
 
 
 def _switch_alias(client: Any, prefix: str, collection: str) -> None:

@@ -74,7 +74,7 @@ def public_health(health: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return {**health, "index_dir": Path(str(health.get("index_dir", ""))).name}
 
 
-PRIVATE_MANIFEST_KEYS = ("versions", "sources")  # library versions; absolute paths of the corpus read
+PRIVATE_MANIFEST_KEYS = ("versions", "sources", "published")  # library versions; paths of the corpus and Milvus
 
 
 COUNT_KEYS = ("documents", "passages", "tokens")  # the whole build's counts, restricted papers among them

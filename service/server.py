@@ -45,7 +45,7 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
 def serve_engine(engine: Engine, settings: Settings) -> None:
     """Serve `engine` on the settings' host and port until interrupted."""
     health = engine.health()
-    print(f"Serving {health.passages:,} passages from {settings.index_dir} "
+    print(f"Serving {health.passages:,} passages from {engine.index.location} "
           f"on http://{settings.host}:{settings.port} (docs at /docs)", flush=True)
     try:
         uvicorn.Server(uvicorn_config(create_app(settings, engine), settings)).run()

@@ -63,3 +63,14 @@ def test_bench_query_encoding_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick", "--backends", "onnx-fp32"]) == 0
     out = capsys.readouterr().out
     assert "| onnx-fp32 | 1 | idle |" in out and "| onnx-fp32 | 1 | one core busy |" in out
+
+
+@needs_corpora
+@pytest.mark.slow
+def test_bench_store_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("milvus_lite", reason="milvus-lite not installed: pip install 'councilqa[milvus]'")
+    from bench.bench_store import main
+
+    assert main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "| derived 2,000 | local |" in out and "| derived 2,000 | milvus |" in out and "hybrid p95 ms" in out

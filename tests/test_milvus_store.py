@@ -244,3 +244,17 @@ def test_a_build_killed_at_random_moments_leaves_the_alias_on_a_complete_build(t
     run("build")
     last = state()
     assert last["complete"] and len(last["builds"]) <= 2, f"the next build dropped what killed ones left: {last}"
+
+
+def test_above_the_exact_search_limit_the_vectors_get_an_ivf_index(tmp_path: Path) -> None:
+    papers = write_tiny_corpus(tmp_path / "papers")
+    settings = _settings(tmp_path, "milvus", exact_search_max=5)
+    build_index([papers], settings, embedder=FakeEmbedder(), progress=False)
+    index = load_milvus_index(settings, "fake-hash-64")
+    try:
+        assert index.manifest["dense"]["milvus_index"] == "IVF_SQ8" and index.dense.params == {"nprobe": 1}
+        query = FakeEmbedder().encode_queries(["library closure savings"])
+        rows = index.dense.search(query, 3)[1][0]
+        assert rows[0] == CouncilIndex.load(settings.index_dir).dense.search(query, 3)[1][0][0]
+    finally:
+        index.passages.close()
