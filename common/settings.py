@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         None, description="A milvus-lite file path, or http(s)://host:19530 for Milvus standalone or distributed; "
         "default: `milvus.db` beside the index folder (milvus-lite).",
     )
+    milvus_fusion: Literal["project", "rrf", "weighted"] = Field(
+        "project", description="Hybrid search on the Milvus store: the project's fusion of the BM25 and dense "
+        "lists (COUNCILQA_FUSION; the same ranking as the local store), or Milvus's own hybrid_search with its "
+        "RRF ranker (k = COUNCILQA_RRF_K) or its weighted ranker (COUNCILQA_FUSION_DENSE_WEIGHT).",
+    )
     milvus_token: str | None = Field(None, repr=False, description="Milvus token ('user:password' or an API key).")
     milvus_db: str | None = Field(None, description="Milvus database; default: the server's default database.")
     milvus_prefix: str = Field(

@@ -78,6 +78,7 @@ class Engine:
         self.strip_filter_words = True  # drop words that became filters from the BM25 query
         self.fusion = Fusion(settings.fusion, settings.fusion_dense_weight, settings.rrf_k)
         self.year_filters = settings.year_filters  # "in 2008" filters by meeting date, or only boosts
+        self.milvus_fusion = settings.milvus_fusion  # hybrid on the Milvus store: the project's fusion or Milvus's
         self._sentence_search: SentenceSearch | None = None
         self.sentence_search = settings.sentence_search
         # (passages, weight) of dense feedback from BM25's top passages in hybrid search; () for none
@@ -105,7 +106,7 @@ class Engine:
     def sentence_search(self, on: bool) -> None:
         # Needs the build's sentence vectors and a vector index that hands back stored vectors (FAISS).
         units = self.index.sentences if on and self.can_search_sentences else None
-        self._sentence_search = SentenceSearch(units) if units is not None else None
+        self._sentence_search = SentenceSearch(units) if isinstance(units, SentenceVectors) else None
 
     @property
     def can_search_sentences(self) -> bool:
@@ -144,7 +145,7 @@ class Engine:
             )
 
     # -- shared resources ------------------------------------------------------------------------
-    def _store(self) -> PassageStore:
+    def _store(self) -> PassageStore | MilvusPassages:
         # The store opened with the rest of this build: a thread must never open the folder anew, which
         # after a rebuild would be the next build's file.
         return self.index.passages
@@ -229,6 +230,19 @@ class Engine:
     def retrieve(self, plan: Plan, k: int, mode: Mode) -> list[tuple[Passage, float]]:
         """The top `k` passages with their scores; each passage is read from the store once."""
         n = min(candidate_count(k), max(1, self.index.passages.count()))
+        native = self._milvus_hybrid(plan, n) if mode == "hybrid" else None
+        fused, weight = native if native is not None else self._fused(plan, n, mode)
+        if plan.boosts and fused:
+            by_row = self.fetch([r for r, _ in fused])
+            top = apply_boosts(fused, plan.boosts, by_row, weight)[:k]
+        else:
+            top = fused[:k]
+            by_row = self.fetch([r for r, _ in top])
+        return [(by_row[r], s) for r, s in top if r in by_row]
+
+    def _fused(self, plan: Plan, n: int, mode: Mode) -> tuple[list[tuple[int, float]], float]:
+        """The `n` best rows of the mode (hybrid: BM25 and dense fused by the project's fusion) with their
+        scores, and what a boost adds in those scores' units."""
         lists = []
         # BM25 (numpy) runs on the second core while this thread encodes the query and searches vectors.
         sparse = self._pool.submit(self.index.sparse.search, [plan.bm25_text], n, plan.allowed) \
@@ -250,13 +264,18 @@ class Engine:
         else:
             fused = lists[0]
             weight = (0.05 if mode == "dense" else 0.1 * (fused[0][1] if fused else 0.0))
-        if plan.boosts and fused:
-            by_row = self.fetch([r for r, _ in fused])
-            top = apply_boosts(fused, plan.boosts, by_row, weight)[:k]
-        else:
-            top = fused[:k]
-            by_row = self.fetch([r for r, _ in top])
-        return [(by_row[r], s) for r, s in top if r in by_row]
+        return fused, weight
+
+    def _milvus_hybrid(self, plan: Plan, n: int) -> tuple[list[tuple[int, float]], float] | None:
+        """Milvus's own `hybrid_search` (COUNCILQA_MILVUS_FUSION rrf or weighted) in place of the project's
+        fusion; None for the project's fusion, or a local index."""
+        method = self.milvus_fusion
+        if method == "project" or not isinstance(self.index, MilvusIndex):
+            return None
+        qv = self._encode_query(plan.dense_text)
+        fused = self.index.hybrid_search(plan.bm25_text, qv, n, plan.allowed, method, self.fusion)
+        rrf = Fusion("rrf", self.fusion.dense_weight, self.fusion.rrf_k)
+        return fused, (rrf.boost_weight if method == "rrf" else self.fusion.boost_weight)
 
     def _with_sentences(self, qv: np.ndarray, dense: tuple[np.ndarray, np.ndarray], n: int,
                         allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -277,7 +296,7 @@ class Engine:
 
     def _stored_vectors(self, rows: np.ndarray) -> np.ndarray:
         """The dense index's own vectors of these rows (FAISS keeps them; see `can_search_sentences`)."""
-        return np.asarray(self.index.dense.vectors(rows))  # type: ignore[attr-defined]
+        return np.asarray(self.index.dense.vectors(rows))  # type: ignore[union-attr]
 
     def _dense_with_feedback(self, qv: np.ndarray, sparse: tuple[np.ndarray, np.ndarray], n: int,
                              allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:

@@ -55,6 +55,9 @@ def query_variants(engine: Any) -> list[Variant]:
     rows.append(Variant("filter words kept in the BM25 query", engine={"strip_filter_words": False}))
     rows.append(Variant("dense feedback from BM25's top 3 (weight 0.5)" if not engine.feedback
                         else "no dense feedback", engine={"feedback": () if engine.feedback else (3, 0.5)}))
+    if hasattr(engine.index, "hybrid_search"):  # the Milvus store: Milvus's own hybrid search in place of ours
+        rows.append(Variant("Milvus hybrid_search, RRF ranker", engine={"milvus_fusion": "rrf"}))
+        rows.append(Variant("Milvus hybrid_search, weighted ranker", engine={"milvus_fusion": "weighted"}))
     if engine.can_search_sentences:
         on = engine.sentence_search
         rows.append(Variant("no sentence search" if on else "sentence search", engine={"sentence_search": not on}))

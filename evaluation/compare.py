@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot compare {args.a} and {args.b}: {exc}. Give two report.json files of `councilqa eval`.",
               file=sys.stderr)
         return 2
-    print(table(rows, tuple(args.names), a, b))  # type: ignore[arg-type]
+    print(table(rows, (args.names[0], args.names[1]), a, b))
     over = [r for r in rows if args.max_diff is not None and abs(r[3]) > args.max_diff]
     if over:
         print(f"\n{len(over)} figure(s) differ by more than {args.max_diff}: " + ", ".join(r[0] for r in over),

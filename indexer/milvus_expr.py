@@ -38,6 +38,23 @@ def strings_in(field: str, values: Iterable[str]) -> str:
     return f"{field} in [{','.join(literal(v) for v in values)}]"
 
 
+class RowSet(np.ndarray):
+    """Rows that pass a filter, carrying the Milvus expression that selects them: a search sends the
+    expression instead of the ids (an array operation on it gives a plain array again, searched by ids)."""
+
+    expr: str | None = None
+
+    def __array_finalize__(self, obj: object) -> None:
+        self.expr = None  # slices and results of numpy operations are not the filter's rows
+
+
+def with_expression(rows: np.ndarray, expr: str) -> RowSet:
+    """`rows` as a RowSet selected by `expr`."""
+    out = np.asarray(rows, dtype=np.int64).view(RowSet)
+    out.expr = expr
+    return out
+
+
 def filters_expression(filters: Mapping[str, Any]) -> str | None:
     """The expression of canonical search filters (`council`, `date_from`, `speaker`, `since` ...), None when no
     filter is set. Mirrors `PassageStore.rows_matching`: exact values, date ranges, any speaker turn."""

@@ -21,7 +21,7 @@ import numpy as np
 from common.fields import FIELDS
 from common.settings import Settings
 from indexer.index import FORMAT_VERSION, IndexLoadError, build_id_of
-from indexer.milvus_expr import ID_CHUNK, filters_expression, ids_in, literal, strings_in
+from indexer.milvus_expr import ID_CHUNK, filters_expression, ids_in, literal, strings_in, with_expression
 from indexer.milvus_store import (
     BM25_PARAMS,
     TEXT_PIECE,
@@ -68,12 +68,16 @@ def _empty(nq: int, k: int) -> Hits:
 
 def search_within(run: Callable[[str | None, int], Hits], nq: int, k: int, size: int,
                   allowed: np.ndarray | None) -> Hits:
-    """`run(expression, k)`'s best `k` per query, restricted to `allowed` rows: sent as `row in [...]` in pieces
-    of `ID_CHUNK` rows whose top-k are merged (or as the excluded rows when nearly all are allowed)."""
+    """`run(expression, k)`'s best `k` per query, restricted to `allowed` rows: by the filter's own expression
+    when they carry one (`RowSet`), else as `row in [...]` in pieces of `ID_CHUNK` rows whose top-k are merged
+    (or as the excluded rows when nearly all are allowed)."""
     if size == 0 or nq == 0:
         return _empty(nq, k)
     if allowed is None:
         return run(None, k)
+    expr = getattr(allowed, "expr", None)
+    if expr is not None:  # the filter's own expression selects exactly these rows
+        return run(expr, k) if len(allowed) else _empty(nq, k)
     allowed = np.unique(np.asarray(allowed, dtype=np.int64))
     allowed = allowed[(allowed >= 0) & (allowed < size)]
     if len(allowed) == 0:
@@ -92,6 +96,27 @@ def search_within(run: Callable[[str | None, int], Hits], nq: int, k: int, size:
     scores, rows = np.take_along_axis(scores, top, axis=1), np.take_along_axis(rows, top, axis=1)
     scores[rows < 0] = 0.0
     return scores.astype(np.float32), rows
+
+
+_NOTHING = "row < 0"  # an expression no row passes
+
+
+def _expression_of(allowed: np.ndarray | None, size: int) -> str:
+    """One expression selecting the allowed rows ('' for all): the filter's own, or their ids (a hybrid search
+    cannot be split into pieces and merged as a plain one can)."""
+    if allowed is None:
+        return ""
+    expr = getattr(allowed, "expr", None)
+    if expr is not None:
+        return str(expr) if len(allowed) else _NOTHING
+    allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+    if len(allowed) == 0:
+        return _NOTHING
+    if len(allowed) >= size:
+        return ""
+    if size - len(allowed) < len(allowed):
+        return f"not ({ids_in('row', np.setdiff1d(np.arange(size, dtype=np.int64), allowed))})"
+    return ids_in("row", allowed)
 
 
 def _hits(results: Any, nq: int, k: int, magnitude: float = 0.0) -> Hits:
@@ -250,7 +275,7 @@ class MilvusPassages:
         expr = filters_expression(filters)
         if expr is None:
             return None
-        return self._rows(expr)
+        return with_expression(self._rows(expr), expr)
 
     def _rows(self, expr: str) -> np.ndarray:
         rows = [int(r["row"]) for r in _query_all(self.client, self.names.passages, expr, ["row"])]
@@ -381,6 +406,32 @@ class MilvusIndex:
     def build_id(self) -> str:
         """The build this index is."""
         return build_id_of(self.manifest)
+
+    def hybrid_search(self, bm25_text: str, query: np.ndarray, n: int, allowed: np.ndarray | None, method: str,
+                      fusion: Any) -> list[tuple[int, float]]:
+        """Rows and scores of Milvus's own `hybrid_search`: the BM25 and dense requests fused by its RRF ranker
+        (`fusion.rrf_k`) or its weighted ranker (`fusion.dense_weight`); `allowed` as `search` takes it."""
+        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+        expr = _expression_of(allowed, self.dense.size)
+        if expr == _NOTHING:
+            return []
+        terms = " ".join(tokenize([bm25_text])[0])
+        limit = max(1, min(n, self.dense.size, MAX_TOPK))
+        requests, weights = [], []
+        if terms:
+            requests.append(AnnSearchRequest(data=[terms], anns_field="sparse", param={"metric_type": "BM25"},
+                                             limit=limit, expr=expr or None))
+            weights.append(1.0 - fusion.dense_weight)
+        requests.append(AnnSearchRequest(data=[np.asarray(query, np.float32).tolist()], anns_field="vector",
+                                         param={"metric_type": "IP", "params": self.dense.params}, limit=limit,
+                                         expr=expr or None))
+        weights.append(fusion.dense_weight)
+        ranker = RRFRanker(fusion.rrf_k) if method == "rrf" else WeightedRanker(*weights)
+        got = self.passages.client.hybrid_search(self.names.passages, requests, ranker, limit=limit,
+                                                 output_fields=["row"])
+        scores, rows = _hits(got, 1, limit)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
     def current_build_id(self) -> str | None:
         """The build the alias points at now (None if Milvus cannot say): a service reloads when it differs."""

@@ -258,3 +258,31 @@ def test_above_the_exact_search_limit_the_vectors_get_an_ivf_index(tmp_path: Pat
         assert rows[0] == CouncilIndex.load(settings.index_dir).dense.search(query, 3)[1][0][0]
     finally:
         index.passages.close()
+
+
+def test_a_filter_is_searched_by_its_own_expression(both, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, milvus, _ = both
+    rows = milvus.index.passages.rows_matching({"council": "City of Felpersham Council"})
+    assert rows.expr == '(council == "City of Felpersham Council")' and rows[1:].expr is None
+    sent: list[str] = []
+    search = milvus.index.passages.client.search
+    monkeypatch.setattr(milvus.index.passages.client, "search",
+                        lambda *a, **kw: sent.append(kw["filter"]) or search(*a, **kw))
+    by_expr = milvus.index.sparse.search(["council tax"], 5, rows)
+    by_ids = milvus.index.sparse.search(["council tax"], 5, np.asarray(rows))
+    assert sent[0] == rows.expr and len(sent) == 2 and "row" in sent[1]  # the plain array: by its ids
+    np.testing.assert_array_equal(by_expr[1], by_ids[1])
+
+
+@pytest.mark.parametrize("method", ["rrf", "weighted"])
+def test_milvus_own_hybrid_search_keeps_to_the_filters(both, method: str) -> None:
+    _, milvus, _ = both
+    milvus.milvus_fusion = method
+    try:
+        hits = milvus.search("library closure savings", mode="hybrid", k=5).hits
+        assert hits and "library" in hits[0].passage.text.lower()
+        only = milvus.search("children", mode="hybrid", filters={"doc_type": "transcript"}, auto_filters=False).hits
+        assert only and {h.passage.doc_type for h in only} == {"transcript"}
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    finally:
+        milvus.milvus_fusion = "project"
