@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from indexer.milvus_expr import search_within
+
 MILVUS_FILE = "milvus.db"
 MILVUS_META = "milvus.json"
 COLLECTION = "passages"
 INSERT_BATCH = 10_000
-FILTER_CHUNK = 10_000  # rows per `id in [...]` expression
 MAX_TOPK = 16_384  # Milvus's limit on k
 IVF_MIN_ROWS = 200_000  # "auto" uses FLAT (exact) below this, IVF_FLAT above
 
@@ -178,35 +179,9 @@ class MilvusDense:
         """Scores and rows of the best `k` vectors per query, shape (len(queries), k); missing hits are row -1.
 
         `allowed` restricts the search to those rows, sent to Milvus as filter expressions in pieces of
-        `FILTER_CHUNK` rows (or as the excluded rows when nearly all are allowed); `k` is capped at `MAX_TOPK`.
+        `ID_CHUNK` rows (or as the excluded rows when nearly all are allowed); `k` is capped at `MAX_TOPK`.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension or 1)
-        nq = len(queries)
         k = max(1, min(k, self.size, MAX_TOPK)) if self.size else 1
-        if self.size == 0 or nq == 0 or (allowed is not None and len(allowed) == 0):
-            return np.zeros((nq, k), np.float32), np.full((nq, k), -1, np.int64)
-        if allowed is None:
-            return self._search(queries, k, None)
-        allowed = np.unique(np.asarray(allowed, dtype=np.int64))
-        allowed = allowed[(allowed >= 0) & (allowed < self.size)]
-        if len(allowed) == 0:
-            return np.zeros((nq, k), np.float32), np.full((nq, k), -1, np.int64)
-        if len(allowed) == self.size:
-            return self._search(queries, k, None)
-        if self.size - len(allowed) <= FILTER_CHUNK:  # nearly everything allowed: name the exclusions
-            excluded = np.setdiff1d(np.arange(self.size, dtype=np.int64), allowed)
-            return self._search(queries, k, f"id not in [{','.join(map(str, excluded.tolist()))}]")
-        parts = [
-            self._search(queries, k, f"id in [{','.join(map(str, allowed[i:i + FILTER_CHUNK].tolist()))}]")
-            for i in range(0, len(allowed), FILTER_CHUNK)
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        scores = np.hstack([p[0] for p in parts])
-        rows = np.hstack([p[1] for p in parts])
-        scores = np.where(rows < 0, -np.inf, scores)
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        scores = np.take_along_axis(scores, top, axis=1)
-        rows = np.take_along_axis(rows, top, axis=1)
-        scores[rows < 0] = 0.0
-        return scores.astype(np.float32), rows
+        return search_within(lambda expr, kk: self._search(queries, kk, expr), len(queries), k, self.size,
+                             allowed, field="id")

@@ -191,8 +191,24 @@ def _complete(candidate: Path) -> bool:
     return damaged_files(candidate, manifest, hashes=True) is None
 
 
+class BuildInfo:
+    """What a loaded build says of itself through its manifest (the local and the Milvus index alike)."""
+
+    manifest: dict[str, Any]
+
+    @property
+    def model_id(self) -> str:
+        """The embedding model the index was built with."""
+        return str(self.manifest["model"]["id"])
+
+    @property
+    def build_id(self) -> str:
+        """The build this index is: a new id for every build."""
+        return build_id_of(self.manifest)
+
+
 @dataclass
-class CouncilIndex:
+class CouncilIndex(BuildInfo):
     """One complete build of the index, loaded: its manifest, passage store, vectors and BM25.
 
     Every part is opened from the same build even while a rebuild swaps the folder: the files are
@@ -215,16 +231,6 @@ class CouncilIndex:
     def current_build_id(self) -> str | None:
         """The build in the folder now (None when none is readable): a service reloads when it differs."""
         return current_build_id(self.folder)
-
-    @property
-    def model_id(self) -> str:
-        """The embedding model the index was built with."""
-        return str(self.manifest["model"]["id"])
-
-    @property
-    def build_id(self) -> str:
-        """The build this index is: a new id for every build that writes the folder."""
-        return build_id_of(self.manifest)
 
     @classmethod
     def load(cls, folder: Path, expected_model_id: str | None = None) -> CouncilIndex:

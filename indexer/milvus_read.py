@@ -20,8 +20,18 @@ import numpy as np
 
 from common.fields import FIELDS
 from common.settings import Settings
-from indexer.index import FORMAT_VERSION, IndexLoadError, build_id_of
-from indexer.milvus_expr import ID_CHUNK, filters_expression, ids_in, literal, strings_in, with_expression
+from indexer.index import FORMAT_VERSION, BuildInfo, IndexLoadError
+from indexer.milvus_expr import (
+    ID_CHUNK,
+    Hits,
+    filters_expression,
+    ids_in,
+    literal,
+    no_hits,
+    search_within,
+    strings_in,
+    with_expression,
+)
 from indexer.milvus_store import (
     BM25_PARAMS,
     TEXT_PIECE,
@@ -42,7 +52,6 @@ ITERATOR_BATCH = 8_192
 PASSAGE_FIELDS = ("row", "pid", "doc_id", "text", "turns", "char_start", "char_end", "n_tokens", "speakers",
                   *(f.name for f in FIELDS))
 DOC_HEAD_FIELDS = ("doc_id", "meta", "content_hash", "source_path", "fingerprint", "access", "n_passages", "n_chars")
-Hits = tuple[np.ndarray, np.ndarray]
 
 
 def _query_all(client: Any, collection: str, expr: str, fields: Sequence[str]) -> list[dict[str, Any]]:
@@ -60,42 +69,6 @@ def _query_all(client: Any, collection: str, expr: str, fields: Sequence[str]) -
             out.extend(batch)
     finally:
         it.close()
-
-
-def _empty(nq: int, k: int) -> Hits:
-    return np.zeros((nq, k), np.float32), np.full((nq, k), -1, np.int64)
-
-
-def search_within(run: Callable[[str | None, int], Hits], nq: int, k: int, size: int,
-                  allowed: np.ndarray | None) -> Hits:
-    """`run(expression, k)`'s best `k` per query, restricted to `allowed` rows: by the filter's own expression
-    when they carry one (`RowSet`), else as `row in [...]` in pieces of `ID_CHUNK` rows whose top-k are merged
-    (or as the excluded rows when nearly all are allowed)."""
-    if size == 0 or nq == 0:
-        return _empty(nq, k)
-    if allowed is None:
-        return run(None, k)
-    expr = getattr(allowed, "expr", None)
-    if expr is not None:  # the filter's own expression selects exactly these rows
-        return run(expr, k) if len(allowed) else _empty(nq, k)
-    allowed = np.unique(np.asarray(allowed, dtype=np.int64))
-    allowed = allowed[(allowed >= 0) & (allowed < size)]
-    if len(allowed) == 0:
-        return _empty(nq, k)
-    if len(allowed) == size:
-        return run(None, k)
-    if size - len(allowed) <= ID_CHUNK:
-        return run(f"not ({ids_in('row', np.setdiff1d(np.arange(size, dtype=np.int64), allowed))})", k)
-    parts = [run(ids_in("row", allowed[i:i + ID_CHUNK]), k) for i in range(0, len(allowed), ID_CHUNK)]
-    if len(parts) == 1:
-        return parts[0]
-    scores = np.hstack([p[0] for p in parts])
-    rows = np.hstack([p[1] for p in parts])
-    scores = np.where(rows < 0, -np.inf, scores)
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    scores, rows = np.take_along_axis(scores, top, axis=1), np.take_along_axis(rows, top, axis=1)
-    scores[rows < 0] = 0.0
-    return scores.astype(np.float32), rows
 
 
 _NOTHING = "row < 0"  # an expression no row passes
@@ -122,7 +95,7 @@ def _expression_of(allowed: np.ndarray | None, size: int) -> str:
 def _hits(results: Any, nq: int, k: int, magnitude: float = 0.0) -> Hits:
     """Scores and rows of search results, best first and equal scores by row (as the local backends order
     them, and the same every time); `magnitude` (BM25) divides the scores' absolute values by it."""
-    scores, rows = _empty(nq, k)
+    scores, rows = no_hits(nq, k)
     for i, found in enumerate(results):
         # milvus-lite reports BM25 scores negated; a server reports them as they are
         got = [(abs(float(h["distance"])) / magnitude if magnitude else float(h["distance"]),
@@ -181,7 +154,7 @@ class MilvusBM25:
     def search(self, queries: Sequence[str], k: int, allowed: np.ndarray | None = None) -> Hits:
         """Scores and rows, shape (len(queries), k); rows with no matching term are -1."""
         k = max(1, min(k, self.size, MAX_TOPK)) if self.size else 1
-        out_scores, out_rows = _empty(len(queries), k)
+        out_scores, out_rows = no_hits(len(queries), k)
         for i, terms in enumerate(tokenize(list(queries))):
             if not terms:
                 continue
@@ -381,7 +354,7 @@ class MilvusPassages:
 
 
 @dataclass
-class MilvusIndex:
+class MilvusIndex(BuildInfo):
     """One published build, read from Milvus: the parts `CouncilIndex` gives the search core."""
 
     settings: Settings
@@ -396,16 +369,6 @@ class MilvusIndex:
     def location(self) -> str:
         """Where the build is served from, for /health and messages."""
         return f"milvus:{self.names.prefix} ({self.names.passages})"
-
-    @property
-    def model_id(self) -> str:
-        """The embedding model the build was made with."""
-        return str(self.manifest["model"]["id"])
-
-    @property
-    def build_id(self) -> str:
-        """The build this index is."""
-        return build_id_of(self.manifest)
 
     def hybrid_search(self, bm25_text: str, query: np.ndarray, n: int, allowed: np.ndarray | None, method: str,
                       fusion: Any) -> list[tuple[int, float]]:
