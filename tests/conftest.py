@@ -88,7 +88,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="Where the shared test indexes are served from: the folder, or Milvus (milvus-lite).")
 
 
-STORE = {"name": "local"}
+STORE = {"name": "local"}  # this module's own; a test module reads the store as `Settings().store` (the env)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,7 +13,7 @@ from core.answer import AnswerConfig
 from core.engine import Engine
 from indexer.embed import FakeEmbedder
 from service.app import create_app
-from tests.conftest import STORE, served_index
+from tests.conftest import served_index
 
 # FakeEmbedder cosines are lower than a real model's: its own abstention threshold.
 FAKE_CONFIG = AnswerConfig(abstain_below=0.6)
@@ -236,7 +236,7 @@ def test_health_and_stats(client: TestClient) -> None:
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["model"] == "fake-hash-64" and h["documents"] == 4 and h["llm"] is False
     s = client.get("/stats").json()
-    assert s["manifest"]["model"]["id"] == "fake-hash-64" and s["councils"] == 2 and s["dense"] == DENSE[STORE["name"]]
+    assert s["manifest"]["model"]["id"] == "fake-hash-64" and s["councils"] == 2 and s["dense"] == DENSE[Settings().store]
 
 
 def test_openapi_documents_every_field(client: TestClient) -> None:
