@@ -81,6 +81,10 @@ def connect(settings: Settings) -> Any:
     lite = not uri.startswith(("http://", "https://", "tcp://", "unix:"))
     if lite:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        # milvus-lite's gRPC server keeps gRPC's default ping policy (at most one ping per 5 minutes, none
+        # between calls); pymilvus pings every 10 s, even idle, and the server then closes the connection
+        # ("Too many pings"), failing every later call of this process. So: no idle pings, rare ones otherwise.
+        kwargs["grpc_options"] = {"grpc.keepalive_time_ms": 600_000, "grpc.keepalive_permit_without_calls": 0}
     try:
         client = pymilvus.MilvusClient(uri, **kwargs)
         client.councilqa_lite = lite  # how reads know to query whole (indexer/milvus_read.py)
