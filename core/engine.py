@@ -142,6 +142,7 @@ class Engine:
             raise IndexLoadError(
                 f"The index at {self.index.location} holds {want}-dimensional vectors but the model gives "
                 f"{self.embedder.dimension}. Rebuild it with: councilqa index corpus/ --force"
+                + (f" --index-dir {self.index.folder}" if isinstance(self.index, CouncilIndex) else " --store milvus")
             )
 
     # -- shared resources ------------------------------------------------------------------------
