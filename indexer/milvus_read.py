@@ -42,7 +42,7 @@ from indexer.milvus_store import (
     live_names,
     read_manifest,
 )
-from indexer.models import Document, DocumentMeta, Passage
+from indexer.models import DocumentMeta, Passage
 from indexer.sparse import tokenize
 
 # Milvus's BM25 has Lucene's (k1 + 1) in the numerator, bm25s does not: dividing by it gives the local scores.
@@ -51,7 +51,7 @@ MAX_TOPK = 16_384  # Milvus's limit on a search's k
 ITERATOR_BATCH = 8_192
 PASSAGE_FIELDS = ("row", "pid", "doc_id", "text", "turns", "char_start", "char_end", "n_tokens", "speakers",
                   *(f.name for f in FIELDS))
-DOC_HEAD_FIELDS = ("doc_id", "meta", "content_hash", "source_path", "fingerprint", "access", "n_passages", "n_chars")
+DOC_HEAD_FIELDS = ("doc_id", "meta", "content_hash", "access", "n_passages", "n_chars")
 
 
 def _query_all(client: Any, collection: str, expr: str, fields: Sequence[str]) -> list[dict[str, Any]]:
@@ -216,6 +216,7 @@ class MilvusPassages:
     def __init__(self, client: Any, names: Names, manifest: dict[str, Any], facets: dict[str, Any]) -> None:
         self.client, self.names, self.manifest, self._facets = client, names, manifest, facets
         self._heads: list[dict[str, Any]] | None = None
+        self._by_id: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -270,6 +271,7 @@ class MilvusPassages:
             if self._heads is None:
                 heads = _query_all(self.client, self.names.docs, "piece == 0", DOC_HEAD_FIELDS)
                 self._heads = sorted(heads, key=lambda h: h["doc_id"])
+                self._by_id = {h["doc_id"]: h for h in self._heads}
             return self._heads
 
     def _visible(self, public_only: bool) -> list[dict[str, Any]]:
@@ -297,7 +299,8 @@ class MilvusPassages:
         return out
 
     def _head(self, doc_id: str) -> dict[str, Any] | None:
-        return next((h for h in self._doc_heads() if h["doc_id"] == doc_id), None)
+        self._doc_heads()
+        return self._by_id.get(doc_id)
 
     @_read
     def _text(self, doc_id: str, pieces: Sequence[int] | None = None) -> str:
@@ -334,23 +337,6 @@ class MilvusPassages:
     def document_hashes(self) -> dict[str, str]:
         """Document id -> content hash, for every stored document."""
         return {h["doc_id"]: h["content_hash"] or "" for h in self._doc_heads()}
-
-    def document_paths(self) -> dict[str, str]:
-        """Document id -> the path of the file it was read from."""
-        return {h["doc_id"]: h["source_path"] or "" for h in self._doc_heads()}
-
-    def fingerprints(self) -> dict[str, str]:
-        """File fingerprint -> document id."""
-        return {h["fingerprint"]: h["doc_id"] for h in self._doc_heads() if h.get("fingerprint")}
-
-    def document_record(self, doc_id: str) -> tuple[Document, list[Passage]] | None:
-        """A stored document with its passages."""
-        head = self._head(doc_id)
-        if head is None:
-            return None
-        doc = Document(DocumentMeta.from_dict(json.loads(head["meta"])), self._text(doc_id), [],
-                       head["source_path"] or "", head["content_hash"] or "")
-        return doc, self.passages_of([doc_id])
 
 
 @dataclass

@@ -210,7 +210,7 @@ def _docs_schema(client: Any) -> Any:
     _varchar(schema, "doc_id")
     schema.add_field("piece", DataType.INT64)
     _varchar(schema, "text")
-    for name in ("meta", "content_hash", "source_path", "fingerprint", "access"):
+    for name in ("meta", "content_hash", "access"):
         _varchar(schema, name, nullable=True)  # set on piece 0 only
     for name in ("n_passages", "n_chars"):
         schema.add_field(name, DataType.INT64, nullable=True)
@@ -305,24 +305,23 @@ def passage_row(p: Passage, vector: np.ndarray, terms: Sequence[str]) -> dict[st
     return row
 
 
-def _document_rows(store: PassageStore, first_key: int) -> Iterator[dict[str, Any]]:
-    key = first_key
-    fingerprints = {doc_id: fingerprint for fingerprint, doc_id in store.fingerprints().items()}
-    for doc_id in sorted(store.document_hashes()):
-        record = store.document_record(doc_id)
-        if record is None:
-            continue
-        doc, passages = record
-        meta = _check_bytes(json.dumps(doc.meta.to_dict(), ensure_ascii=False), f"The metadata of {doc_id}")
-        fingerprint = fingerprints.get(doc_id)
-        for i, piece in enumerate(_pieces(doc.text)):
-            head = i == 0
+def _document_rows(store: PassageStore) -> Iterator[dict[str, Any]]:
+    """Each document as rows of the documents collection: its text in pieces, its metadata and counts on the
+    first (the counts from the store's document list, so no passage is read twice)."""
+    hashes = store.document_hashes()
+    total, _ = store.documents(1, 0)
+    key = 0
+    for head in store.documents(total, 0)[1]:
+        doc_id = head["doc_id"]
+        meta, text = store.document(doc_id)  # type: ignore[misc]
+        meta_json = _check_bytes(json.dumps(meta.to_dict(), ensure_ascii=False), f"The metadata of {doc_id}")
+        for i, piece in enumerate(_pieces(text)):
+            first = i == 0
             yield {"key": key, "doc_id": doc_id, "piece": i, "text": piece,
-                   "meta": meta if head else None, "content_hash": doc.content_hash if head else None,
-                   "source_path": doc.source_path if head else None, "fingerprint": fingerprint if head else None,
-                   "access": (doc.meta.access or "public") if head else None,
-                   "n_passages": len(passages) if head else None, "n_chars": len(doc.text) if head else None,
-                   "placeholder": [0.0] * PLACEHOLDER_DIM}
+                   "meta": meta_json if first else None, "content_hash": hashes.get(doc_id) if first else None,
+                   "access": (meta.access or "public") if first else None,
+                   "n_passages": int(head["n_passages"]) if first else None,
+                   "n_chars": int(head["n_chars"]) if first else None, "placeholder": [0.0] * PLACEHOLDER_DIM}
             key += 1
 
 
@@ -374,7 +373,7 @@ def read_manifest(client: Any, prefix: str, build: str) -> dict[str, Any] | None
 
 
 def publish(folder: Path, vectors: np.ndarray, units: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-            manifest: dict[str, Any], settings: Settings, progress: Any = None) -> Names:
+            manifest: dict[str, Any], settings: Settings) -> Names:
     """Publish the complete build in `folder` (its passage store) with its vectors and sentence vectors as new
     collections, then point the alias at them; returns their names. What a killed or failed publish left is
     dropped here or by the next build; the alias never points at a collection that is not complete."""
@@ -426,7 +425,7 @@ def _publish_collections(client: Any, names: Names, store: PassageStore, vectors
                                     settings.context_bm25))
     written = _insert(client, names.passages, rows)
     _create(client, names.docs, _docs_schema(client), _flat_index(client, "placeholder"))
-    _insert(client, names.docs, _document_rows(store, 0))
+    _insert(client, names.docs, _document_rows(store))
     _create(client, names.units, _units_schema(client, dimension), _flat_index(client, "vector"))
     if units is not None:
         unit_vectors, spans, ptr = units
