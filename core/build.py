@@ -12,9 +12,8 @@ from pathlib import Path
 from common.settings import Settings
 from indexer.build import BuildReport, IndexBuildError, build_index
 from indexer.embed import Embedder
-from indexer.index import current_build_id
 
-__all__ = ["BuildReport", "IndexBuildError", "build_on_disk", "index"]
+__all__ = ["BuildReport", "IndexBuildError", "index"]
 
 
 def index(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None = None, progress: bool = True,
@@ -25,8 +24,3 @@ def index(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | Non
     builds from exactly `paths`, dropping documents from anywhere else.
     """
     return build_index(paths, settings, embedder=embedder, progress=progress, force=force, replace=replace)
-
-
-def build_on_disk(folder: Path) -> str | None:
-    """The id of the build in `folder` now (None when there is no readable index): how a service sees a rebuild."""
-    return current_build_id(folder)
