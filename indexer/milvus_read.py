@@ -343,7 +343,6 @@ class MilvusPassages:
 class MilvusIndex(BuildInfo):
     """One published build, read from Milvus: the parts `CouncilIndex` gives the search core."""
 
-    settings: Settings
     names: Names
     manifest: dict[str, Any]
     passages: MilvusPassages
@@ -433,7 +432,7 @@ def _load(client: Any, settings: Settings, expected_model_id: str | None) -> Mil
     sentences = manifest.get("sentences")
     # The facets count restricted papers too: they stay out of the manifest that /stats shows.
     facets = manifest.pop("facets")
-    return MilvusIndex(settings, names, manifest, MilvusPassages(client, names, manifest, facets),
+    return MilvusIndex(names, manifest, MilvusPassages(client, names, manifest, facets),
                        MilvusVectors(client, names.passages, n, dimension, search),
                        MilvusBM25(client, names.passages, n),
                        MilvusUnits(client, names.units, int(sentences["count"])) if sentences else None)

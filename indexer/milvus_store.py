@@ -48,7 +48,6 @@ INSERT_BATCH = 2_000
 PLACEHOLDER_DIM = 2  # Milvus needs a vector field in every collection; documents and manifests hold zeros
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's Lucene defaults (indexer/sparse.py)
 ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}  # the terms arrive tokenized and stemmed
-LIVE_KEEP = 2  # builds kept: the live one and the one before it (API nodes may still be answering from it)
 
 
 class MilvusStoreError(RuntimeError):
@@ -481,8 +480,9 @@ def drop_orphans(client: Any, prefix: str) -> list[str]:
     keep: set[str] = set()
     if live is not None:
         keep.add(live.build)
+        # the one before it: API nodes may still be answering from it until they reload
         previous = (read_manifest(client, prefix, live.build) or {}).get("previous_build")
-        if previous and LIVE_KEEP > 1:
+        if previous:
             keep.add(str(previous))
     dropped = []
     for build, names in builds.items():
