@@ -183,22 +183,39 @@ def extract(
         return Extraction(found=False, confidence=confidence, coverage=coverage, evidence=evidence, units=units,
                           features=feats)
     allowed = quotable(units, passages)
-    picked = pick(scores, vecs, units, allowed, cfg)
+    picked = pick(scores, vecs, units, allowed, cfg, stretches(passages))
     chosen = _join(units, picked, scores, cos, allowed, cfg)
     return Extraction(chosen, bool(picked), confidence, coverage, evidence, units, feats)
 
 
+STRETCH_GAP = 200  # characters between two passages of one document that still read as one stretch of it
+
+
+def stretches(passages: Sequence[Passage]) -> list[int]:
+    """For each passage, the stretch of its document it belongs to: passages of one document that overlap
+    or nearly touch (overlapping chunks, the next chunk of a turn) are one stretch, one source of quotes."""
+    out = list(range(len(passages)))
+    order = sorted(range(len(passages)), key=lambda i: (passages[i].doc_id, passages[i].char_start))
+    for a, b in zip(order, order[1:], strict=False):
+        pa, pb = passages[a], passages[b]
+        if pa.doc_id == pb.doc_id and pb.char_start <= pa.char_end + STRETCH_GAP:
+            out[b] = out[a]
+    return out
+
+
 def pick(scores: np.ndarray, vecs: np.ndarray, units: Sequence[Unit], allowed: np.ndarray,
-         cfg: AnswerConfig) -> list[int]:
+         cfg: AnswerConfig, stretch: Sequence[int] | None = None) -> list[int]:
     """The best units in score order: quotable ones only, no near-repeats, within the source limits (a unit
-    next to or one apart from a chosen unit of its passage joins that quote rather than counting as one)."""
+    next to or one apart from a chosen unit of its passage joins that quote rather than counting as one).
+    A source is a stretch of one document (`stretches`; by default each passage is one)."""
     chosen: list[int] = []
-    per_source: dict[int, int] = {}  # quotes (runs of neighbouring units) per passage
+    per_source: dict[int, int] = {}  # quotes (runs of neighbouring units) per source
     for i in np.argsort(-scores, kind="stable"):
         if len(chosen) >= cfg.max_quotes:
             break
-        src = units[i].passage_index
-        joins = any(units[j].passage_index == src and abs(j - i) <= 2 for j in chosen)  # one quote with a chosen one
+        p = units[i].passage_index
+        src = stretch[p] if stretch is not None else p
+        joins = any(units[j].passage_index == p and abs(j - i) <= 2 for j in chosen)  # one quote with a chosen one
         if not allowed[i] or (not joins and per_source.get(src, 0) >= cfg.max_per_source) or \
                 (src not in per_source and len(per_source) >= cfg.max_sources):
             continue
@@ -216,7 +233,7 @@ def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndar
     covered: set[int] = set()
     for i in picked:
         last = i
-        if cfg.extend_next and i + 1 < len(units) and allowed[i + 1] and _continues(units[i], units[i + 1]) and \
+        if cfg.extend_next and i + 1 < len(units) and _may_follow(units, allowed, i) and \
                 units[i + 1].end - units[i].start <= cfg.max_quote_chars:
             last = i + 1
         covered.update(range(i, last + 1))
@@ -231,6 +248,13 @@ def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndar
         top = max((i for i in run if i in set(picked)), key=lambda i: scores[i])
         out.append(Chosen(units[run[0]], float(scores[top]), float(cos[top]), end=units[run[-1]].end))
     return sorted(out, key=lambda c: -c.score)
+
+
+def _may_follow(units: Sequence[Unit], allowed: np.ndarray, i: int) -> bool:
+    """Whether unit i + 1 may extend unit i's quote: it reads on from it and is quotable, or it is the rest
+    of unit i's sentence (a long sentence cut in pieces: not quotable alone, it opens in lower case)."""
+    a, b = units[i], units[i + 1]
+    return _continues(a, b) and (bool(allowed[i + 1]) or (_same_block(a, b) and _fragment(b.text)))
 
 
 def _same_block(a: Unit, b: Unit) -> bool:

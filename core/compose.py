@@ -9,7 +9,9 @@ passages [1], [2]... with the source that answers best first, and writes
 
 Each source's quotes stay in the source's own order. What is shown has spacing artefacts of captioned
 or extracted text repaired ("11 .2 million", "post -16", "theSwiss"); each citation keeps the exact
-characters of the document and their offsets. One `AnswerCitation` per passage carries all its quotes.
+characters of the document and their offsets; a caption's "[h:mm:ss]" markers are not shown inside a
+quote, whose time (that of the last marker before it) is written beside it. One `AnswerCitation` per
+passage carries all its quotes.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from core import answer as ans
 from core.llm import LlmAnswer
 from core.results import AnswerCitation, Quote, quote_of
 from indexer.models import Passage
+from indexer.structure import TIMESTAMP
 
 Ranked = list[tuple[Passage, int, float]]  # (passage, rank, retrieval score)
 
 _REPAIRS = (
+    (re.compile(rf"\[{TIMESTAMP}\]\s*"), ""),  # a caption's "[0:07:40]": the quote's time is shown beside it
     (re.compile(r"(?<=\d) \.(?=\d)"), "."),  # "11 .2 million": a decimal point split off by captions
     (re.compile(r"(?<=\w) -(?=\w)"), "-"),  # "post -16", "25 -26": a hyphen split off
     (re.compile(r"(?<=[a-z]{2})(?=[A-Z][a-z])"), " "),  # "theSwiss", "knowthe Cllr": words run together
@@ -33,7 +37,8 @@ _REPAIRS = (
 
 
 def readable(text: str) -> str:
-    """The text on one line with spacing artefacts repaired; only spaces are added or removed."""
+    """The text on one line with spacing artefacts repaired and captions' time markers taken out; only
+    spaces and those markers are removed or added."""
     out = ans.one_line(text)
     for pattern, repl in _REPAIRS:
         out = pattern.sub(repl, out)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from common.fields import CITATION_FIELDS, Mode
 from indexer.models import DocumentMeta, Passage
+from indexer.structure import TIMESTAMP
 
 AnswerMode = Literal["extractive", "llm"]
 
@@ -117,10 +118,28 @@ class Quote:
 
 
 def quote_of(p: Passage, start: int, end: int) -> Quote:
-    """The quote of `p.text[start:end]`, attributed to the speaker turn that holds it."""
+    """The quote of `p.text[start:end]`, attributed to the speaker turn that holds it. Its time is the
+    turn's; in a transcript timed by "[h:mm:ss]" markers, the last marker at or before the quote's start
+    (the passage's own time is where the passage starts, which may be minutes earlier)."""
     turn = p.turn_at(p.char_start + start)
+    time = turn.get("timestamp") if turn else None
+    if not time:
+        time = marker_time(p.text, start) or (None if turn else p.timestamp)
     return Quote(p.text[start:end], p.char_start + start, p.char_start + end,
-                 turn.get("speaker") if turn else p.speaker, turn.get("timestamp") if turn else p.timestamp)
+                 turn.get("speaker") if turn else p.speaker, time)
+
+
+_TIME_MARK = re.compile(rf"\[({TIMESTAMP})\]")
+
+
+def marker_time(text: str, at: int) -> str | None:
+    """The time of the last "[h:mm:ss]" marker of `text` that starts at or before offset `at`."""
+    last = None
+    for m in _TIME_MARK.finditer(text, 0, at + 12):
+        if m.start() > at:
+            break
+        last = m.group(1)
+    return last
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ _BREAK_LINE = re.compile(
     r"^\s*(?:$|-\s*$|.{1,80} - \d{1,2}:\d{2}:\d{2}\s*$|agenda item\s*:?\s*$|#{1,6}\s)",
     re.IGNORECASE,
 )  # and web-page control labels ("Share this page"): common.language.web_ui_line
-_BULLET = re.compile(r"^\s*(?:[-*•▪◦]|\d{1,2}[.)])\s+")
+# A bullet: a dash, star or bullet sign, a PDF symbol font's bullet (a private-use character such as
+# U+F0B7), or a number "1." / "2)"; followed by a space.
+_BULLET_AT = re.compile(r"\s*(?:[-*•▪◦●‣⁃∙\ue000-\uf8ff]|\d{1,2}[.)])\s+")
+_BULLET = re.compile(r"^" + _BULLET_AT.pattern)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 MAX_UNIT_CHARS = 320
 MIN_UNIT_WORDS = 4
@@ -70,6 +73,8 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     for m in _SENTENCE_END.finditer(text, start, end):
         if _NOT_AN_END.search(text, max(start, m.start() - 6), m.start()):
             continue
+        if m.end() < end and text[m.end()].islower() and "\n" not in text[m.start():m.end()]:
+            continue  # '"... juggling 37 cases', 'approx. ten': a sentence goes on in lower case
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, end))
@@ -91,7 +96,7 @@ def _pack_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:
-    m = _BULLET.match(text, s)
+    m = _BULLET_AT.match(text, s)  # not `_BULLET`: its "^" would only match at the start of `text`
     if m and m.end() <= e:
         s = m.end()
     while s < e and text[s].isspace():
@@ -102,16 +107,30 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def turn_labels(passage: Passage) -> frozenset[str]:
-    """The label lines of the passage's turns ("Cllr Jane Francis - 1:37:50"), which are never quoted."""
-    return frozenset(f"{t['speaker']} - {t['timestamp']}" for t in passage.turns
-                     if t.get("speaker") and t.get("timestamp"))
+    """The labels of the passage's turns, which are never quoted: label lines of timestamped turns
+    ("Cllr Jane Francis - 1:37:50"), and the "Name (Role):" that opens a turn of a colon transcript
+    (the answer names the speaker beside the quote, so the label would be said twice)."""
+    return frozenset(f"{t['speaker']} - {t['timestamp']}" if t.get("timestamp") else f"{t['speaker']}:"
+                     for t in passage.turns if t.get("speaker"))
+
+
+def _past_label(text: str, s: int, e: int, labels: frozenset[str]) -> int:
+    """Where a unit starts once the colon label opening its turn ("Ms Jane Doe (Chair): ") is skipped."""
+    for label in labels:
+        if label.endswith(":") and text.startswith(label, s) and s + len(label) <= e:
+            s += len(label)
+            while s < e and text[s].isspace():
+                s += 1
+            return s
+    return s
 
 
 def split_blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int, int]]:
     """(start, end, block number) of the quotable spans of a passage, in order; exact slices of `text`.
 
     Units of one block (a run of lines between speaker labels, headings or blank lines) are neighbours
-    that can be joined into one quote.
+    that can be joined into one quote. A unit opening with one of the `labels` that ends in ":" (a colon
+    transcript's turn label) starts after it.
     """
     out = []
     for b, (bs, be) in enumerate(_blocks(text, labels)):
@@ -119,6 +138,7 @@ def split_blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[
             pieces = _pack_long(text, ss, se) if se - ss > MAX_UNIT_CHARS * 1.5 else [(ss, se)]
             for ps, pe in pieces:
                 s, e = _trim(text, ps, pe)
+                s = _past_label(text, s, e, labels) if labels else s
                 if len(text[s:e].split()) >= MIN_UNIT_WORDS:
                     out.append((s, e, b))
     return out
