@@ -17,10 +17,12 @@ _BREAK_LINE = re.compile(
     r"^\s*(?:$|-\s*$|.{1,80} - \d{1,2}:\d{2}:\d{2}\s*$|agenda item\s*:?\s*$|#{1,6}\s)",
     re.IGNORECASE,
 )  # and web-page control labels ("Share this page"): common.language.web_ui_line
-# A bullet: a dash, star or bullet sign, a PDF symbol font's bullet (a private-use character such as
-# U+F0B7), or a number "1." / "2)"; followed by a space.
-_BULLET_AT = re.compile(r"\s*(?:[-*•▪◦●‣⁃∙\ue000-\uf8ff]|\d{1,2}[.)])\s+")
-_BULLET = re.compile(r"^" + _BULLET_AT.pattern)
+# A bullet sign: a dash, star or bullet, or a PDF symbol font's bullet (a private-use character such as
+# U+F0B7); followed by a space. It opens a block and is not quoted. A number "1." / "2)" opens a block too
+# but is quoted: a resolution's "1) That the report be noted" reads better with it.
+_SIGN = r"[-*•▪◦●‣⁃∙\ue000-\uf8ff]"
+_BULLET = re.compile(rf"^\s*(?:{_SIGN}|\d{{1,2}}[.)])\s+")
+_BULLET_SIGN = re.compile(rf"\s*{_SIGN}\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 MAX_UNIT_CHARS = 320
 MIN_UNIT_WORDS = 4
@@ -96,7 +98,7 @@ def _pack_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:
-    m = _BULLET_AT.match(text, s)  # not `_BULLET`: its "^" would only match at the start of `text`
+    m = _BULLET_SIGN.match(text, s)
     if m and m.end() <= e:
         s = m.end()
     while s < e and text[s].isspace():
