@@ -39,12 +39,14 @@ Spans = list[tuple[int, int]]
 
 def _runs(p: Passage, accepts: Callable[[str], bool]) -> Spans:
     """Spans of `p.text` made of adjacent units that `accepts` takes (a resolution's numbered points are
-    one run), each widened to a decision opener line ("RESOLVED:") just above it and ended at the last
-    whole unit within `MAX_SPAN_CHARS`. An outcome line that opens the passage before another run is the
-    previous motion's (chunks overlap), and is left out."""
+    one run), each widened to a decision opener line ("RESOLVED:") just above it, or from a bare vote call
+    back to the motion before it (`_motion_before`), and ended at the last whole unit within
+    `MAX_SPAN_CHARS`. An outcome line that opens the passage before another run is the previous motion's
+    (chunks overlap), and is left out."""
     runs: list[list[ans.Unit]] = []
     joined = False  # whether the unit before was taken, so this one may continue its run
-    for u in ans.passage_units([p]):
+    units = ans.passage_units([p])
+    for u in units:
         if not accepts(u.text):
             joined = False
             continue
@@ -56,7 +58,27 @@ def _runs(p: Passage, accepts: Callable[[str], bool]) -> Spans:
         joined = True
     if len(runs) > 1 and all(records_outcome(u.text) for u in runs[0]):
         runs = runs[1:]
-    return [(_opener_above(p.text, r[0].start), r[-1].end) for r in runs]
+    return [(_opener_above(p.text, _motion_before(units, r)), r[-1].end) for r in runs]
+
+
+BARE_CALL_WORDS = 8  # a run shorter than this ("All in favor?", "Carried.") says nothing of what was decided
+
+
+def _motion_before(units: Sequence[ans.Unit], run: Sequence[ans.Unit]) -> int:
+    """Where a run's quote starts: a bare vote call or outcome takes in the units before it in its block
+    (the motion it decides: "7D, approve the STEM grant ... So moved. Second. ... All in favor?"), within
+    `MAX_SPAN_CHARS`; any other run starts where it starts."""
+    start = run[0].start
+    if sum(len(u.text.split()) for u in run) >= BARE_CALL_WORDS:
+        return start
+    i = next(k for k, u in enumerate(units) if u.start == run[0].start)
+    taken = 0
+    while i > 0 and taken < 2:
+        prev = units[i - 1]
+        if prev.block != run[0].block or run[-1].end - prev.start > MAX_SPAN_CHARS or ans.is_heading(prev.text):
+            break
+        start, i, taken = prev.start, i - 1, taken + 1
+    return start
 
 
 def _opener_above(text: str, start: int) -> int:

@@ -124,3 +124,43 @@ def test_split_blocks_keeps_exact_slices() -> None:
     for s, e, _ in split_blocks(p.text, turn_labels(p)):
         assert p.text[s:e] == p.text[s:e].strip()
         assert s >= 0 and e <= len(p.text)
+
+
+CAPTIONS = ("[0:07:35] All in favor?\n[0:07:36] Aye.\n[0:07:37] Any opposed? Motion carries.\n"
+            "[0:07:40] 7D, approve the library grant for Northside School in the amount of $9,517.99\n"
+            "[0:07:49] and for Southside School in the amount of $10,000.\n[0:07:52] So moved.\n[0:07:53] Second.\n"
+            "[0:07:54] We have a motion by Mr. Smith, a second by Ms. Jones. Questions? Discussion?\n"
+            "[0:07:58] All in favor?\n[0:08:00] Aye.")
+
+
+def test_a_bare_vote_call_is_quoted_with_the_motion_it_decides() -> None:
+    from core.parts import _runs
+    from indexer.roles import records_decision
+
+    p = Passage(id="k", doc_id="k", text=CAPTIONS, char_start=0, char_end=len(CAPTIONS), timestamp="0:07:35")
+    spans = [CAPTIONS[s:e] for s, e in _runs(p, records_decision)]
+    assert spans == ["[0:07:35] All in favor?",  # the previous item's call: nothing of its motion in the passage
+                     CAPTIONS[CAPTIONS.index("[0:07:40]"):CAPTIONS.index("\n[0:08:00]")]]
+    q = quote_of(p, CAPTIONS.index("[0:07:40]"), CAPTIONS.index("\n[0:08:00]"))
+    assert compose.attributed(q, 1) == (
+        '0:07:40: "7D, approve the library grant for Northside School in the amount of $9,517.99 and for Southside '
+        'School in the amount of $10,000. So moved. Second. We have a motion by Mr. Smith, a second by Ms. Jones. '
+        'Questions? Discussion? All in favor?" [1]')
+
+
+def test_real_caption_decisions_are_not_bare_vote_calls() -> None:
+    from core.parts import _runs
+    from indexer.roles import records_decision
+
+    folder = TRANSCRIPTS.parent / "corpora" / "us_knox_county_meeting_transcripts"
+    files = sorted(folder.glob("*.txt"))[:8]
+    if not files:
+        pytest.skip(f"../shared/corpora is not here: no Knox County transcripts in {folder}")
+    settings = ChunkSettings(chunk_tokens=200, chunk_overlap=30, max_model_tokens=256)
+    bare = quoted = 0
+    for path in files:
+        for p in chunk_document(load_document(path), settings, FakeEmbedder().count_tokens):
+            for s, e in _runs(p, records_decision)[1:]:  # the first may be the previous item's call
+                quoted += 1
+                bare += len(p.text[s:e].split()) < 8
+    assert quoted > 10 and bare <= 0.2 * quoted, (bare, quoted)
