@@ -333,6 +333,9 @@ _LABEL = re.compile(r"^[^\w\n]*[A-Z][A-Z0-9 &/,()'’-]{1,40}:")
 _FIELD_LABEL = re.compile(r"^[^\w\n]*(?:" + "|".join(map(re.escape, FIELD_LABELS)) + r")\b[^.:]{0,3}:")
 _LINK = re.compile(r"^[^\w\n]*\[[^\]]*\]\(")  # a Markdown link line: "[2025-01-13 Staff Report](<https://...>)"
 _CLOSERS = ".!?\"'”’)"
+# A sentence's end: a full stop, "!" or "?", then perhaps closing quotes or brackets. A line that ends in
+# a bracket alone ("Wereham Village Hall Committee (Chair)") has not ended a sentence.
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)]*\s*$")
 
 
 def is_heading(text: str) -> bool:
@@ -346,7 +349,7 @@ def is_heading(text: str) -> bool:
     if _LABEL.match(text) or _FIELD_LABEL.match(text):
         return True
     words = [w for w in text.split() if len(w) > 3]
-    if text.rstrip()[-1:] not in _CLOSERS and len(text.split()) < 14 and words:
+    if not _ENDS_SENTENCE.search(text) and len(text.split()) < 14 and words:
         return sum(w[:1].isupper() for w in words) >= 0.6 * len(words)
     return False
 

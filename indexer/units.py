@@ -67,7 +67,9 @@ def _blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, 
 
 
 # A full stop after these does not end a sentence: an initial ("Motion made by D. Ferreira") or a title.
-_NOT_AN_END = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Cllr|Coun|No|St|Prof|Rev|Hon|approx|cf|e\.g|i\.e|vs))\.$")
+# Parliamentary records' "my hon. Friend", "the right hon. Gentleman" too.
+_NOT_AN_END = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Cllr|Coun|No|St|Prof|Rev|Hon|hon|Rt|Capt|Insp|Supt|approx|cf|e\.g|i\.e|vs))\.$")
 
 
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -164,3 +164,16 @@ def test_real_caption_decisions_are_not_bare_vote_calls() -> None:
                 quoted += 1
                 bare += len(p.text[s:e].split()) < 8
     assert quoted > 10 and bare <= 0.2 * quoted, (bare, quoted)
+
+
+def test_hon_friend_does_not_end_a_sentence() -> None:
+    text = "My hon. Friend makes a good point in a measured way. As I said earlier, there are various routes."
+    assert [text[s:e] for s, e in split_units(text)] == [
+        "My hon. Friend makes a good point in a measured way.", "As I said earlier, there are various routes."]
+
+
+def test_a_name_and_role_line_is_not_a_sentence() -> None:
+    assert ans.is_heading("Victoria Gray VG Wereham Village Hall Committee (Chair)")
+    assert ans.is_heading("John Eastgate JE Wereham Village Hall Committee (Treasurer)")
+    assert not ans.is_heading("The Chair thanked Members (all of them).")
+    assert not ans.is_heading('Members agreed the motion "Save Our Village Hall."')
