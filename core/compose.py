@@ -8,7 +8,7 @@ passages [1], [2]... with the source that answers best first, and writes
     "<quote>" [2]
 
 Each source's quotes stay in the source's own order. What is shown has spacing artefacts of captioned
-or extracted text repaired ("11 .2 million", "post -16", "theSwiss"); each citation keeps the exact
+or extracted text repaired ("11 .2 million", "post -16", "theSwiss", "85 millioncapital"); each citation keeps the exact
 characters of the document and their offsets; a caption's "[h:mm:ss]" markers are not shown inside a
 quote, whose time (that of the last marker before it) is written beside it. One `AnswerCitation` per
 passage carries all its quotes.
@@ -16,7 +16,9 @@ passage carries all its quotes.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 from common.dates import long_date
 from core import answer as ans
@@ -42,7 +44,41 @@ def readable(text: str) -> str:
     out = ans.one_line(text)
     for pattern, repl in _REPAIRS:
         out = pattern.sub(repl, out)
-    return out
+    return _LONG_LOWER.sub(lambda m: split_run_together(m.group(0)), out)
+
+
+_LONG_LOWER = re.compile(r"\b[a-z]{6,}\b")
+# A split is kept only when every part is a common word, and a short part a very common one, so an
+# unknown name or a misheard word ("tradies", "unsend", "offstead") is left as it is.
+MIN_PART_COUNT = 5e6  # occurrences in wordsegment's English unigram table (about 10^12 words of web text)
+MIN_SHORT_PART_COUNT = 1e8  # for parts of one to three letters: "we", "in", "the", "our"
+
+
+@functools.cache
+def _words() -> tuple[dict[str, float], Callable[[str], list[str]]]:
+    import wordsegment
+
+    wordsegment.load()  # about 0.7 s, once per process
+    return wordsegment.UNIGRAMS, wordsegment.segment
+
+
+def warm() -> None:
+    """Load the word table now (the service does at start-up), not in the first answer."""
+    _words()
+
+
+def split_run_together(word: str) -> str:
+    """A lower-case word that captions ran together ("millioncapital", "weneed") as the words it is made
+    of; any word English knows, and any split into uncommon parts, is returned unchanged."""
+    counts, segment = _words()
+    if word in counts:
+        return word
+    parts = segment(word)
+    if len(parts) < 2 or "".join(parts) != word:
+        return word
+    if all(counts.get(w, 0.0) >= (MIN_SHORT_PART_COUNT if len(w) <= 3 else MIN_PART_COUNT) for w in parts):
+        return " ".join(parts)
+    return word
 
 
 def cite(n: int, ranked: Ranked, idx: int, spans: list[tuple[int, int]]) -> AnswerCitation:

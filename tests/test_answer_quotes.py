@@ -177,3 +177,15 @@ def test_a_name_and_role_line_is_not_a_sentence() -> None:
     assert ans.is_heading("John Eastgate JE Wereham Village Hall Committee (Treasurer)")
     assert not ans.is_heading("The Chair thanked Members (all of them).")
     assert not ans.is_heading('Members agreed the motion "Save Our Village Hall."')
+
+
+@pytest.mark.parametrize(("shown", "expected"), [
+    ("That's 85 millioncapital funding", "That's 85 million capital funding"),  # the flagship answer's words
+    ("weneed to sort our offer", "we need to sort our offer"),
+    ("we can't work with every singlefamily", "we can't work with every single family"),
+    ("safeguarding, wellbeing and Ofsted", "safeguarding, wellbeing and Ofsted"),  # words English knows
+    ("tradies and offstead", "tradies and offstead"),  # a split into uncommon parts is not made
+    ("Healthwatch and MARAC", "Healthwatch and MARAC"),  # capitals: names are left alone
+])
+def test_caption_words_run_together_are_split_only_in_what_is_shown(shown: str, expected: str) -> None:
+    assert compose.readable(shown) == expected
