@@ -25,12 +25,12 @@ from core import answer as ans
 from core.llm import LlmAnswer
 from core.results import AnswerCitation, Quote, quote_of
 from indexer.models import Passage
-from indexer.structure import TIMESTAMP
+from indexer.structure import TIME_MARK
 
 Ranked = list[tuple[Passage, int, float]]  # (passage, rank, retrieval score)
 
 _REPAIRS = (
-    (re.compile(rf"\[{TIMESTAMP}\]\s*"), ""),  # a caption's "[0:07:40]": the quote's time is shown beside it
+    (TIME_MARK, ""),  # a caption's "[0:07:40]": the quote's time is shown beside it
     (re.compile(r"(?<=\d) \.(?=\d)"), "."),  # "11 .2 million": a decimal point split off by captions
     (re.compile(r"(?<=\w) -(?=\w)"), "-"),  # "post -16", "25 -26": a hyphen split off
     (re.compile(r"(?<=[a-z]{2})(?=[A-Z][a-z])"), " "),  # "theSwiss", "knowthe Cllr": words run together

@@ -71,7 +71,7 @@ def _motion_before(units: Sequence[ans.Unit], run: Sequence[ans.Unit]) -> int:
     start = run[0].start
     if sum(len(u.text.split()) for u in run) >= BARE_CALL_WORDS:
         return start
-    i = next(k for k, u in enumerate(units) if u.start == run[0].start)
+    i = units.index(run[0])
     taken = 0
     while i > 0 and taken < 2:
         prev = units[i - 1]

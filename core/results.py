@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from common.fields import CITATION_FIELDS, Mode
 from indexer.models import DocumentMeta, Passage
-from indexer.structure import TIMESTAMP
+from indexer.structure import TIME_MARK
 
 AnswerMode = Literal["extractive", "llm"]
 
@@ -129,13 +129,10 @@ def quote_of(p: Passage, start: int, end: int) -> Quote:
                  turn.get("speaker") if turn else p.speaker, time)
 
 
-_TIME_MARK = re.compile(rf"\[({TIMESTAMP})\]")
-
-
 def marker_time(text: str, at: int) -> str | None:
     """The time of the last "[h:mm:ss]" marker of `text` that starts at or before offset `at`."""
     last = None
-    for m in _TIME_MARK.finditer(text, 0, at + 12):
+    for m in TIME_MARK.finditer(text, 0, at + 12):
         if m.start() > at:
             break
         last = m.group(1)

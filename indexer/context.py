@@ -9,11 +9,9 @@ and citations are unchanged: only what each retriever reads differs.
 
 from __future__ import annotations
 
-import re
-
 from common.fields import CONTEXT_FIELDS
 from indexer.models import Passage
-from indexer.structure import TIMESTAMP
+from indexer.structure import TIME_MARK
 
 # A long title or heading must not outweigh the passage: BM25 normalises by length, and the embedder
 # reads only its first 256 tokens.
@@ -40,12 +38,11 @@ def context_line(p: Passage) -> str:
 
 # "[0:09:48]" markers of a timestamped transcript: the passage's time is a citation field already, and
 # the digits are noise to BM25 and take the embedder's tokens.
-_TIME_MARK_RE = re.compile(rf"\[{TIMESTAMP}\]\s*")
 
 
 def searchable_text(p: Passage, with_context: bool) -> str:
     """What a retriever reads of the passage: its text without time markers, after its context line and a
     newline when `with_context`."""
-    text = _TIME_MARK_RE.sub("", p.text) if "[" in p.text else p.text
+    text = TIME_MARK.sub("", p.text) if "[" in p.text else p.text
     line = context_line(p) if with_context else ""
     return f"{line}\n{text}" if line else text

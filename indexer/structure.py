@@ -34,6 +34,9 @@ BRACKET_LINES_PER_SEGMENT = 4
 BRACKET_CHARS_PER_SEGMENT = 500
 
 TIMESTAMP = r"\d{1,2}:\d{2}:\d{2}"  # h:mm:ss, also what `indexer.context` drops
+# A timestamped transcript's "[0:09:48] " marker (the time its group): the retrievers do not read it, answers
+# do not show it, and a quote takes the time of the last one before it.
+TIME_MARK = re.compile(rf"\[({TIMESTAMP})\]\s*")
 _TS = TIMESTAMP
 _SPEAKER_TAIL_RE = re.compile(rf"^(?P<head>.*\S) - (?P<ts>{_TS})\s*$")
 _BRACKET_RE = re.compile(rf"^\[(?P<ts>{_TS})\]")

@@ -20,7 +20,7 @@ _BREAK_LINE = re.compile(
 # A bullet sign: a dash, star or bullet, or a PDF symbol font's bullet (a private-use character such as
 # U+F0B7); followed by a space. It opens a block and is not quoted. A number "1." / "2)" opens a block too
 # but is quoted: a resolution's "1) That the report be noted" reads better with it.
-_SIGN = r"[-*•▪◦●‣⁃∙\ue000-\uf8ff]"
+_SIGN = r"[-*•·▪◦●‣⁃∙\ue000-\uf8ff]"
 _BULLET = re.compile(rf"^\s*(?:{_SIGN}|\d{{1,2}}[.)])\s+")
 _BULLET_SIGN = re.compile(rf"\s*{_SIGN}\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")

@@ -77,10 +77,12 @@ def test_caption_time_markers_are_not_shown_and_give_the_quote_its_time() -> Non
 
 def test_symbol_font_bullets_and_stars_are_not_quoted() -> None:
     text = ("5.2 Clerk's Report for the meeting\n\uf0b7   Dog fouling remains a problem in places in the village.\n"
-            "* It was reported that dog mess is not being cleared in Church Road.")
+            "* It was reported that dog mess is not being cleared in Church Road.\n"
+            "· There is a study support pilot at the children's home.")
     assert [text[s:e] for s, e in split_units(text)] == [
         "5.2 Clerk's Report for the meeting", "Dog fouling remains a problem in places in the village.",
-        "It was reported that dog mess is not being cleared in Church Road."]
+        "It was reported that dog mess is not being cleared in Church Road.",
+        "There is a study support pilot at the children's home."]
 
 
 def test_an_ellipsis_before_lower_case_does_not_end_the_sentence() -> None:
