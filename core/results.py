@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from common.fields import CITATION_FIELDS, Mode
+from core.display import readable
 from indexer.models import DocumentMeta, Passage
 from indexer.structure import TIME_MARK
 
@@ -113,8 +114,8 @@ class Quote:
 
     def to_dict(self) -> dict[str, Any]:
         """The API's quote object."""
-        return {"text": self.text, "start": self.start, "end": self.end, "speaker": self.speaker,
-                "timestamp": self.timestamp}
+        return {"text": self.text, "shown": readable(self.text), "start": self.start, "end": self.end,
+                "speaker": self.speaker, "timestamp": self.timestamp}
 
 
 def quote_of(p: Passage, start: int, end: int) -> Quote:

@@ -92,10 +92,13 @@ AskRequest = create_model("AskRequest", __base__=_AskBase, __doc__="The body of 
 
 class Quote(BaseModel):
     text: str = PydField(..., description="A sentence quoted in the answer, verbatim: document text[start:end].")
+    shown: str | None = PydField(None, description="The quote as the answer shows it: on one line, spacing "
+                                 "repaired, captions' [h:mm:ss] markers out. `text` keeps the document's characters.")
     start: int = PydField(..., description="Start offset of the quote in the document text.")
     end: int = PydField(..., description="End offset (exclusive) of the quote in the document text.")
     speaker: str | None = PydField(None, description="Speaker of the turn holding the quote (transcripts).")
-    timestamp: str | None = PydField(None, description="Start time of that turn, h:mm:ss.")
+    timestamp: str | None = PydField(None, description="Start time of that turn, or of the caption marker "
+                                     "before the quote, h:mm:ss.")
 
 
 class AnswerCitation(Citation):

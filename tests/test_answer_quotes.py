@@ -71,6 +71,7 @@ def test_caption_time_markers_are_not_shown_and_give_the_quote_its_time() -> Non
                                         'the amount of $9,517.99 and for Gresham Middle School in the amount of '
                                         '$10,000." [2]')
     assert marker_time(text, text.index("and for")) == "0:07:49"
+    assert q.to_dict()["shown"] == compose.readable(q.text) and q.to_dict()["text"] == q.text
     assert marker_time("no markers here", 5) is None
     assert quote_of(p, 0, 10).timestamp == "0:07:30"
 

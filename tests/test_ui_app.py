@@ -494,3 +494,17 @@ def test_answer_parts_are_headed() -> None:
     assert render.vote_text({"for": 4, "against": 1, "abstained": None, "absent": None, "unanimous": False,
                              "outcome": "carried"}) == "carried, 4 for, 1 against"
     assert render.vote_text(None) == ""
+
+
+def test_exports_show_quotes_as_the_answer_does() -> None:
+    raw = "[0:07:40] 7D, approve the 85 millioncapital grant"
+    c = {**CITATION, "quotes": [{"text": raw, "shown": "7D, approve the 85 million capital grant", "start": 30,
+                                 "end": 30 + len(raw), "speaker": None, "timestamp": "0:07:40"}]}
+    note = briefing.note_of({"question": QUESTION, "answer": 'From the panel [1].\n0:07:40: "7D" [1]',
+                             "citations": [c]}, generated=datetime(2025, 3, 4, 9, 30))
+    assert [q.text for q in note.sources[0].quotes] == ["7D, approve the 85 million capital grant"]
+    rows = list(csv.DictReader(io.StringIO(render.sources_csv([c]))))
+    assert rows[0]["quotes"] == "7D, approve the 85 million capital grant"
+    old = {**c, "quotes": [{k: v for k, v in c["quotes"][0].items() if k != "shown"}]}  # a service without it
+    assert [q.text for q in briefing.note_of({"question": QUESTION, "answer": "x [1]", "citations": [old]}
+                                             ).sources[0].quotes] == [raw]

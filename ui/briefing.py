@@ -55,7 +55,7 @@ def _quotes(c: dict[str, Any]) -> list[NoteQuote]:
                                   "timestamp": c.get("timestamp")}] if c.get("quote") else [])
     out = []
     for q in items:
-        text = " ".join(str(q.get("text") or "").split())
+        text = " ".join(str(q.get("shown") or q.get("text") or "").split())  # as the answer shows it
         if text:
             said = ", ".join(str(b) for b in (q.get("speaker"), q.get("timestamp")) if b)
             out.append(NoteQuote(text, said))

@@ -332,7 +332,8 @@ def results_csv(items: list[dict[str, Any]]) -> str:
 def sources_csv(citations: list[dict[str, Any]]) -> str:
     """An answer's sources as CSV, numbered as the answer cites them ([n]), each row with its quotes."""
     rows = [{**c, "search_rank": c.get("rank"),
-             "quotes": "\n".join(" ".join(str(q.get("text") or "").split()) for q in c.get("quotes") or [])}
+             "quotes": "\n".join(" ".join(str(q.get("shown") or q.get("text") or "").split())
+                                  for q in c.get("quotes") or [])}
             for c in sorted(citations, key=lambda c: c.get("n") or 0)]
     return _csv(rows, SOURCE_COLUMNS)
 
