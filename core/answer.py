@@ -377,12 +377,6 @@ def _cased(texts: Iterable[str]) -> bool:
     return bool(starts) and 2 * sum(starts) >= len(starts)
 
 
-_SPACES = re.compile(r"\s+")
-
-
-def one_line(text: str) -> str:
-    """The text with every run of whitespace (newlines included) made one space, stripped."""
-    return _SPACES.sub(" ", text).strip()
 
 
 def best_unit_for(sentence: str, passage: Passage) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from common.dates import long_date
 from core import answer as ans
-from core.display import readable, warm  # noqa: F401 - warm is part of this module's interface
+from core.display import readable
 from core.llm import LlmAnswer
 from core.results import AnswerCitation, Quote, quote_of
 from indexer.models import Passage

@@ -14,6 +14,11 @@ from indexer.structure import TIME_MARK
 
 _SPACES = re.compile(r"\s+")
 
+
+def one_line(text: str) -> str:
+    """The text with every run of whitespace (newlines included) made one space, stripped."""
+    return _SPACES.sub(" ", text).strip()
+
 _REPAIRS = (
     (TIME_MARK, ""),  # a caption's "[0:07:40]": the quote's time is shown beside it
     (re.compile(r"(?<=\d) \.(?=\d)"), "."),  # "11 .2 million": a decimal point split off by captions
@@ -26,7 +31,7 @@ _REPAIRS = (
 def readable(text: str) -> str:
     """The text on one line with spacing artefacts repaired and captions' time markers taken out; only
     spaces and those markers are removed or added."""
-    out = _SPACES.sub(" ", text).strip()
+    out = one_line(text)
     for pattern, repl in _REPAIRS:
         out = pattern.sub(repl, out)
     return _LONG_LOWER.sub(lambda m: split_run_together(m.group(0)), out)

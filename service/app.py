@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from common import __version__
 from common.settings import Settings, get_settings
-from core import compose
+from core import display
 from core.engine import Engine
 from service.auth import AUTH_ERRORS, install_auth
 from service.deps import install_build_header
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "holder", None) is None:
             app.state.holder = hold(await run_in_threadpool(Engine.load, settings), True)
-        await run_in_threadpool(compose.warm)  # the word table answers repair spacing with, before the first /ask
+        await run_in_threadpool(display.warm)  # the word table answers repair spacing with, before the first /ask
         # SIGHUP: reload now. Not on Windows, nor when the server runs outside the main thread (tests).
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.state.holder.reload, False)
