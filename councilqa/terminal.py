@@ -216,7 +216,8 @@ def render_answer(data: dict[str, Any]) -> str:
         lines.append(f"[{c['n']}] {cite_line(c)}")
         for q in c.get("quotes") or [{"text": c["quote"]}]:
             said = ", ".join(b for b in (q.get("speaker"), q.get("timestamp")) if b)
-            lines.append(f"    {said + ': ' if said else ''}\"{' '.join(q['text'].split())}\"")
+            shown = q.get("shown") or q["text"]  # as the answer shows it; older services send text only
+            lines.append(f"    {said + ': ' if said else ''}\"{' '.join(shown.split())}\"")
     if data.get("llm_error"):
         lines.append(f"(language model not used: {data['llm_error']})")
     return "\n".join(lines).rstrip()

@@ -55,6 +55,17 @@ def test_ask_prints_every_cited_quote_whole() -> None:
                         f'    "{long.strip()}"']  # fmt: skip
 
 
+def test_ask_prints_quotes_as_the_answer_shows_them() -> None:
+    quotes = [{"text": "[0:14:03] The budget would\nbe presented.", "shown": "The budget would be presented.",
+               "speaker": None, "timestamp": "0:14:03"},
+              {"text": "Older service, text only.", "speaker": None, "timestamp": None}]
+    data = {"question": "q", "filters_applied": {}, "auto_filters": {}, "answer": "A [1]",
+            "citations": [{"n": 1, "council": "C", "quote": "x", "quotes": quotes,
+                           "char_start": 0, "char_end": 9, "document_id": "d"}]}  # fmt: skip
+    out = commands.render_answer(data).splitlines()
+    assert out[-2:] == ['    0:14:03: "The budget would be presented."', '    "Older service, text only."']
+
+
 def test_bad_input_exits_2(patched: Settings) -> None:
     import typer
 
