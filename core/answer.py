@@ -229,13 +229,15 @@ def pick(scores: np.ndarray, vecs: np.ndarray, units: Sequence[Unit], allowed: n
 def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndarray, allowed: np.ndarray,
           cfg: AnswerConfig) -> list[Chosen]:
     """Quotes from the picked units, best first: each takes in the quotable unit after it in its block
-    (within `max_quote_chars`), and picked units that meet or overlap in one block become one quote."""
+    (within `max_quote_chars`; after a lead-in, the point it opens), and picked units that meet or overlap
+    in one block become one quote."""
     covered: set[int] = set()
     for i in picked:
         last = i
-        if cfg.extend_next and i + 1 < len(units) and _may_follow(units, allowed, i) and \
-                units[i + 1].end - units[i].start <= cfg.max_quote_chars:
-            last = i + 1
+        # Take in the next unit; a lead-in (":") so taken in reads on to its first point too.
+        while cfg.extend_next and last + 1 < len(units) and (last == i or _leads_in(units[last])) and \
+                _may_follow(units, allowed, last) and _fits(units[last], units[last + 1], cfg.max_quote_chars):
+            last += 1
         covered.update(range(i, last + 1))
     runs: list[list[int]] = []
     for i in sorted(covered):
@@ -250,11 +252,22 @@ def _join(units: list[Unit], picked: list[int], scores: np.ndarray, cos: np.ndar
     return sorted(out, key=lambda c: -c.score)
 
 
+def _fits(a: Unit, b: Unit, limit: int) -> bool:
+    """Whether `b` may join `a`'s quote: the two within `limit` characters, or, after a lead-in ending in
+    ":" (which says nothing alone), `b` itself within it."""
+    return b.end - (b.start if _leads_in(a) else a.start) <= limit
+
+
+def _leads_in(u: Unit) -> bool:
+    return u.text.rstrip().endswith(":")
+
+
 def _may_follow(units: Sequence[Unit], allowed: np.ndarray, i: int) -> bool:
     """Whether unit i + 1 may extend unit i's quote: it reads on from it and is quotable, or it is the rest
-    of unit i's sentence (a long sentence cut in pieces: not quotable alone, it opens in lower case)."""
+    of unit i's sentence (a long sentence cut in pieces, or the lower-case point a lead-in opens: not
+    quotable alone, it opens in lower case)."""
     a, b = units[i], units[i + 1]
-    return _continues(a, b) and (bool(allowed[i + 1]) or (_same_block(a, b) and _fragment(b.text)))
+    return _continues(a, b) and (bool(allowed[i + 1]) or ((_same_block(a, b) or _leads_in(a)) and _fragment(b.text)))
 
 
 def _same_block(a: Unit, b: Unit) -> bool:
@@ -315,6 +328,24 @@ def run_on(after: str) -> str:
     return ""
 
 
+LIST_REACH = 1000  # characters of list points taken in after a passage that ends in a lead-in ":"
+
+
+def list_after(text: str, after: str) -> str:
+    """Where `text` ends in a lead-in (":"), the start of `after` through the points of the list it opens
+    ("a) ... BE APPROVED;", or the lower-case rest of the motion), while they fit in `LIST_REACH`
+    characters; '' when `text` ends otherwise or no list point follows."""
+    if not text.rstrip().endswith(":"):
+        return ""
+    end = 0
+    for m in re.finditer(r"\s*([^\n]+)", after):
+        point = m.group(1)
+        if m.end() > LIST_REACH or not (_LIST_MARKER.match(point) or (not end and point[:1].islower())):
+            break
+        end = m.end()
+    return after[:end]
+
+
 _SENTENCE_CLOSE = re.compile(r"[.!?][\"'”’)]*(?=\s|$)")
 _SENTENCE_END_BEFORE = re.compile(r"[.!?][\"'”’)]*\s+")
 
@@ -360,7 +391,12 @@ def quotable(units: Sequence[Unit], passages: Sequence[Passage]) -> np.ndarray:
     first gives a passage that a chunk boundary cut mid-sentence the rest of that sentence."""
     cased = {i: _cased(u.text for u in units if u.passage_index == i) for i in {u.passage_index for u in units}}
     return np.array([not is_heading(u.text) and not (cased[u.passage_index] and _fragment(u.text))
-                     for u in units], dtype=bool)
+                     and not (_leads_in(u) and not _read_on(units, n)) for n, u in enumerate(units)], dtype=bool)
+
+
+def _read_on(units: Sequence[Unit], n: int) -> bool:
+    """Whether unit n has a unit after it in its passage (a lead-in ending in ":" with none is no answer)."""
+    return n + 1 < len(units) and units[n + 1].passage_index == units[n].passage_index
 
 
 _LIST_MARKER = re.compile(r"^\(?(?:[a-z]|[ivx]{1,4})[.)]\s")  # "a) the Civic Administration ...", "(ii) ..."

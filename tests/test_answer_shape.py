@@ -177,6 +177,41 @@ def test_lettered_list_points_are_not_fragments() -> None:
     assert kept == ["That the fol", "a) the Civic"]
 
 
+# London, Ontario council minutes, 24 June 2025: a motion whose lead-in ends in ":" and whose points follow.
+_MOTION = ("That the following actions be taken with respect to the Housing Development Corporation, London:\n\n"
+           "a)   on the recommendation of the City Manager, the Independent Auditor\u2019s Report of KPMG LLP for "
+           "the Shareholder of Housing Development Corporation, London, dated December 31, 2024, BE RECEIVED;\n\n"
+           "b)  the 2024 Year End Report to the Shareholder BE RECEIVED; and\n\n"
+           "c)  the 2024 Financial Statements BE RECEIVED.\n\n> **Motion Passed**")
+
+
+def test_a_passage_ending_in_a_lead_in_takes_in_the_points_it_opens() -> None:
+    head, rest = _MOTION.split(":", 1)
+    assert ans.list_after(head + ":", rest) == rest[:rest.index("\n\n> **Motion")]
+    assert ans.list_after(head + ".", rest) == ""  # not a lead-in: nothing taken
+    assert ans.list_after("Present:", "\nCouncillor A. Smith (Chair)\nCouncillor B. Jones") == ""  # not a list
+    assert ans.list_after("be taken:", "\nthe report BE RECEIVED.\nMembers noted it.") == "\nthe report BE RECEIVED."
+
+
+def test_a_chosen_lead_in_is_quoted_with_its_first_point() -> None:
+    p = Passage(id="hdc", doc_id="d5", text=_MOTION, char_start=0, char_end=len(_MOTION))
+    units = ans.passage_units([p])
+    allowed = ans.quotable(units, [p])
+    scores = np.array([1.0] + [0.0] * (len(units) - 1), dtype=np.float32)
+    cfg = ans.AnswerConfig(max_quote_chars=200)  # lead-in and point together are longer than this
+    chosen = ans._join(units, [0], scores, scores, allowed, cfg)
+    quote = _MOTION[chosen[0].start:chosen[0].stop]
+    assert quote.startswith("That the following actions") and quote.endswith("dated December 31, 2024, BE RECEIVED;")
+
+
+def test_a_lead_in_with_nothing_after_it_is_not_quotable() -> None:
+    text = "The Committee received the report and noted its contents.\nThe following members were present:"
+    p = Passage(id="pr", doc_id="d6", text=text, char_start=0, char_end=len(text))
+    units = ans.passage_units([p])
+    kept = [u.text for u, ok in zip(units, ans.quotable(units, [p]), strict=True) if ok]
+    assert kept == ["The Committee received the report and noted its contents."]
+
+
 def test_the_page_shows_each_answer_line_on_its_own_with_marker_runs_in_bold() -> None:
     from ui.render import answer_markdown
 
