@@ -29,6 +29,7 @@ import numpy as np
 from common.language import FIELD_LABELS, NUMBER_WORDS, QUESTION_WORDS
 from core.features import WEIGHTS, unit_features, weight_vector
 from indexer.models import Passage
+from indexer.roles import parse_vote
 from indexer.sparse import tokenize
 from indexer.units import (  # noqa: F401 - split_units and turn_labels are part of this module's interface
     is_break_line,
@@ -265,9 +266,21 @@ def _leads_in(u: Unit) -> bool:
 def _may_follow(units: Sequence[Unit], allowed: np.ndarray, i: int) -> bool:
     """Whether unit i + 1 may extend unit i's quote: it reads on from it and is quotable, or it is the rest
     of unit i's sentence (a long sentence cut in pieces, or the lower-case point a lead-in opens: not
-    quotable alone, it opens in lower case)."""
+    quotable alone, it opens in lower case), or the vote that closes unit i's motion."""
     a, b = units[i], units[i + 1]
-    return _continues(a, b) and (bool(allowed[i + 1]) or ((_same_block(a, b) or _leads_in(a)) and _fragment(b.text)))
+    if not _continues(a, b):
+        return False
+    return bool(allowed[i + 1]) or ((_same_block(a, b) or _leads_in(a)) and _fragment(b.text)) or \
+        (_same_block(a, b) and vote_line(b.text))
+
+
+VOTE_LINE_CHARS = 120  # a vote record read with the motion before it is a line, not a paragraph
+
+
+def vote_line(text: str) -> bool:
+    """Whether a unit is a short record of a vote ("4 Votes for 1 Against Carried"), which is not quotable
+    alone (it reads as a heading) but closes the motion before it."""
+    return len(text) <= VOTE_LINE_CHARS and parse_vote(text) is not None
 
 
 def _same_block(a: Unit, b: Unit) -> bool:

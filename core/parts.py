@@ -22,7 +22,7 @@ from core import answer as ans
 from core.compose import Ranked, attributed, cite, lead_line
 from core.results import AnswerCitation
 from indexer.models import Passage
-from indexer.roles import records_decision, records_outcome, records_recommendation
+from indexer.roles import parse_vote, records_decision, records_outcome, records_recommendation
 from indexer.structure import opens_decision
 
 PARTS: tuple[str, ...] = ("decided", "proposed", "said")
@@ -189,6 +189,17 @@ def three_parts(ex: ans.Extraction, ranked: Ranked, terms: set[str]
             c = by_index[i]
             shown = [q for q in c.quotes if any(q.start - c.passage.char_start == s for s, _ in spans)]
             for k, q in enumerate(shown):
-                vote = c.passage.vote if part == "decided" and k == len(shown) - 1 else None
+                last = part == "decided" and k == len(shown) - 1
+                vote = quote_vote(c.passage, q.text) if last else None
                 lines.append(attributed(q, c.n) + (f" (vote: {vote})" if vote else ""))
     return "\n".join(lines), citations, parts
+
+
+def quote_vote(p: Passage, quote: str) -> str | None:
+    """The vote shown beside a decided quote: the counts of the vote line it ends with ("... seconded by
+    Cllr B. 4 Votes for 1 Against Carried"), else its passage's vote. Parish minutes run motion after motion
+    in one passage, and the passage's vote is its first motion's."""
+    spans = ans.split_units(quote)
+    last = quote[spans[-1][0]:spans[-1][1]] if spans else ""
+    own = parse_vote(last) if ans.vote_line(last) else None
+    return own.text() if own and (own.for_ is not None or own.against is not None) else p.vote

@@ -10,7 +10,7 @@ import numpy as np
 
 from core import answer as ans
 from core import compose
-from core.parts import three_parts
+from core.parts import quote_vote, three_parts
 from core.query import Mention, Understanding
 from core.scope import out_of_range, unknown_council
 from indexer.models import Passage
@@ -210,6 +210,28 @@ def test_a_lead_in_with_nothing_after_it_is_not_quotable() -> None:
     units = ans.passage_units([p])
     kept = [u.text for u, ok in zip(units, ans.quotable(units, [p]), strict=True) if ok]
     assert kept == ["The Committee received the report and noted its contents."]
+
+
+# Stoke Ferry Parish Council minutes, January 2013: two motions in one passage, each closed by its vote.
+_PRECEPT = ("Cllr Ryves proposed reducing the Additional Works to the Cemetery Budget to \u00a32000 and increasing "
+            "the Contingency Fund to \u00a31750, seconded by Cllr Mrs Lintern. 3 Votes for, 1 Against, 1 Abstention. "
+            "Carried\n\nCllr Ryves proposed a total Precept of \u00a315,152.50 (including the \u00a31360 from the "
+            "Government) be requested, seconded by Cllr Mrs Leamon. 4 Votes for 1 Against Carried")
+
+
+def test_a_motion_is_quoted_with_the_vote_line_that_closes_it_and_shows_that_vote() -> None:
+    p = Passage(id="sf", doc_id="d7", text=_PRECEPT, char_start=0, char_end=len(_PRECEPT),
+                role="decision", vote="carried, 3 for, 1 against, 1 abstained")  # the first motion's
+    units = ans.passage_units([p])
+    allowed = ans.quotable(units, [p])
+    precept = next(i for i, u in enumerate(units) if "total Precept" in u.text)
+    assert not allowed[precept + 1]  # the vote line alone is not quotable
+    scores = np.zeros(len(units), dtype=np.float32)
+    chosen = ans._join(units, [precept], scores, scores, allowed, ans.AnswerConfig())
+    quote = _PRECEPT[chosen[0].start:chosen[0].stop]
+    assert quote.endswith("seconded by Cllr Mrs Leamon. 4 Votes for 1 Against Carried")
+    assert quote_vote(p, quote) == "carried, 4 for, 1 against"
+    assert quote_vote(p, "It was agreed that the clerk write to the Borough Council.") == p.vote
 
 
 def test_the_page_shows_each_answer_line_on_its_own_with_marker_runs_in_bold() -> None:
