@@ -139,7 +139,7 @@ QUESTION_WORDS: frozenset[str] = frozenset((
     "discuss", "mention", "describ", "explain", "about", "the", "a", "an", "of", "to", "in", "on", "for", "and",
     "or", "council", "councillor", "cllr", "committe", "meet", "panel", "scrutini", "there", "their", "they",
     "it", "its", "this", "that", "these", "those", "any", "ani", "much", "mani", "can", "could", "should",
-    "would", "will", "shall", "get", "got", "make", "made", "give", "given",
+    "would", "will", "shall", "get", "got", "make", "made", "give", "given", "ask", "from",
 ))  # fmt: skip
 # Words that show a sentence holds a quantity or a date (an answer to "how many", "when").
 NUMBER_WORDS: tuple[str, ...] = (

@@ -10,6 +10,7 @@ import pytest
 import common.dates as dates
 import common.language as language
 import common.names as names
+import core.answer as answer
 import core.query as query
 import indexer.metadata as metadata
 import indexer.structure as structure
@@ -210,3 +211,9 @@ def test_kinds_of_council_are_not_councils_of_a_place() -> None:
 def test_question_words_are_tokenizer_forms() -> None:
     words = "why does what describe committee scrutiny many any say discuss mentioned meeting councillors"
     assert set(tokenize([words])[0]) <= language.QUESTION_WORDS
+
+
+def test_asking_and_from_are_not_a_questions_topic() -> None:
+    """A speaker-scoped question ("what did X from Y ask about ...") is scored on its topic words only."""
+    q = "What did India Allmark from the youth council ask about the end of the programme?"
+    assert answer.keywords(q, ["India Allmark"]) == {"youth", "end", "programm"}
