@@ -31,13 +31,6 @@ _YEAR = r"((?:19|20)\d\d)(?![/\-–]\d)"
 _MONTH = rf"({MONTH_PATTERN})\.?"
 _TITLE = r"(?:" + "|".join(COUNCILLOR_TITLES) + r")\.?"
 _POSS = r"(?:'s|’s|s'|’)?"
-
-
-def _possessive(name: str) -> bool:
-    """Whether a matched name ends in a possessive ("Selous's", "Jones'"); quotes are folded to "'"."""
-    return name.endswith(("'s", "'"))
-
-
 # A role held by more speakers than this is boosted for the first ones only (the boost lists them).
 MAX_ROLE_HOLDERS = 20
 
@@ -235,9 +228,7 @@ class Vocabulary:
         found: list[Mention] = []
         for rx, canonical in self._speaker_res:
             for m in rx.finditer(text):
-                # "Andrew Selous's amendment" asks about a thing of theirs (its vote, its fate), which others'
-                # words record too: a boost, not a filter.
-                found.append(Mention("speaker", [canonical], m.span(), not _possessive(m.group(0))))
+                found.append(Mention("speaker", [canonical], m.span(), True))
         if not found:  # a capitalised surname alone: a boost, never a filter
             for m in re.finditer(r"\b([A-Z][\w'’-]{2,})\b", query):
                 surname = self._surnames.get(m.group(1).lower())

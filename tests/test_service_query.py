@@ -154,14 +154,6 @@ def test_a_label_with_its_office_is_the_person() -> None:
     assert [(m.field, m.values, m.as_filter) for m in got.mentions] == [("speaker", [ROLE_SPEAKERS[0]], True)]
 
 
-def test_a_speakers_possession_is_a_boost_not_a_filter() -> None:
-    """"John Denham's amendment": its vote and fate are in others' words too (the chair, the division)."""
-    v = _role_vocabulary()
-    for question in ("what was the vote on John Denham's amendment", "what happened to John Denham’s motion"):
-        got = v.understand(question)
-        assert [(m.field, m.values, m.as_filter) for m in got.mentions] == [("speaker", [ROLE_SPEAKERS[0]], False)]
-
-
 def test_offices_and_seats_in_a_question_boost_their_holders() -> None:
     v = _role_vocabulary()
     cases = {
