@@ -29,6 +29,7 @@ from common.names import query_words as _words
 # common: the indexer reads them the same way, so index time and query time cannot disagree.
 _YEAR = r"((?:19|20)\d\d)(?![/\-–]\d)"
 _MONTH = rf"({MONTH_PATTERN})\.?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _TITLE = r"(?:" + "|".join(COUNCILLOR_TITLES) + r")\.?"
 _POSS = r"(?:'s|’s|s'|’)?"
 # A role held by more speakers than this is boosted for the first ones only (the boost lists them).
@@ -335,6 +336,8 @@ def _dates_in(text: str) -> list[Mention]:
         (rf"\bbefore\s+{_YEAR}\b", lambda m: ["", f"{int(m[1]) - 1}-12-31"]),
         (rf"\b(?:until|up to|by)\s+{_YEAR}\b", lambda m: ["", f"{m[1]}-12-31"]),
         (rf"\b(?:in|during|on)\s+(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}\s+{_YEAR}\b", _month_range),
+        # "on April 20, 2020", "per the April 20th 2020 work session": the US order, read as its month
+        (rf"\b(?:in|during|on|of|per|at)\s+(?:the\s+)?{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", _month_range),
         (rf"\b(?:in|during|of)\s+{_YEAR}\b", lambda m: _year_range(int(m[1]))),
     ]
     taken: list[tuple[int, int]] = []
@@ -344,7 +347,7 @@ def _dates_in(text: str) -> list[Mention]:
                 continue
             taken.append(m.span())
             out.append(Mention("date", to_range(m), m.span(), True))
-    for m in re.finditer(rf"\b{_MONTH}\s+{_YEAR}\b", text):
+    for m in re.finditer(rf"\b{_MONTH}\s+(?:{_DAY},?\s+)?{_YEAR}\b", text):
         if not any(s < m.end() and m.start() < e for s, e in taken):
             out.append(Mention("date", _month_range(m), m.span(), False))
     if sum(1 for mention in out if mention.as_filter) > 1:  # two separate periods: boost both

@@ -43,6 +43,9 @@ def test_council_aliases_are_generic() -> None:
     ("since 2020", {"date_from": "2020-01-01"}),
     ("before 2019", {"date_to": "2018-12-31"}),
     ("in November 2024", {"date_from": "2024-11-01", "date_to": "2024-11-30"}),
+    ("per the April 20, 2020 work session", {"date_from": "2020-04-01", "date_to": "2020-04-30"}),
+    ("on May 5th 2021", {"date_from": "2021-05-01", "date_to": "2021-05-31"}),
+    ("the April 20, 2020 work session", {}),  # no preposition: a boost, as "April 2020" alone is
     ("in the minutes about libraries", {"doc_type": "minutes"}),
     ("budget for 2023/24", {}),
     ("a 30 minutes wait", {}),
