@@ -126,8 +126,19 @@ def quote_of(p: Passage, start: int, end: int) -> Quote:
     time = turn.get("timestamp") if turn else None
     if not time:
         time = marker_time(p.text, start) or (None if turn else p.timestamp)
-    return Quote(p.text[start:end], p.char_start + start, p.char_start + end,
-                 turn.get("speaker") if turn else p.speaker, time)
+    text = p.text[start:end]
+    speaker = None if editorial(text) else turn.get("speaker") if turn else p.speaker
+    return Quote(text, p.char_start + start, p.char_start + end, speaker, time)
+
+
+# Whole lines in brackets, each longer than a "[1:22:22]" time marker.
+_EDITORIAL = re.compile(r"^(?:\[[^\[\]]{12,}\]\s*)+$")
+
+
+def editorial(text: str) -> bool:
+    """Whether a quote is a transcript's bracketed note ("[Question put, That the amendment be made.]",
+    "[The Committee divided: Ayes 5, Noes 11.]"): the record's words, not the speaker's before it."""
+    return bool(_EDITORIAL.match(text.strip()))
 
 
 def marker_time(text: str, at: int) -> str | None:

@@ -62,6 +62,13 @@ _OUTCOME_RE = re.compile(
     r"(?:passed|carried|adopted|failed|lost|defeated|approved)|carried|lost|defeated|passed)\b", re.IGNORECASE,
 )
 _VOTE_HEAD_RE = re.compile(r"^\W*(?:vote|votes|recorded vote|voting)\s*:|^\W*\|?\s*(?:yeas|ayes)\s*:", re.I)
+# Parliamentary procedure lines: "[Question put and agreed to.]", "[Question accordingly negatived.]", "[The
+# Committee divided: Ayes 5, Noes 11.]". Each records a decision, but does not close a motion block
+# (`_motion_end`): between a "Moved by" and its division lie the debate's speeches, not the motion's points.
+_PROCEDURE_RE = re.compile(
+    r"^\W*(?:question\s+(?:put\s+and\s+)?(?:accordingly\s+)?(?:agreed\s+to|negatived)\b"
+    r"|(?:the\s+(?:house|committee|council|assembly|chamber|senate)\s+divided|division)\s*:)", re.IGNORECASE)
+_QUESTION_PUT_RE = re.compile(r"^\W*question\s+put,?\s+that\b", re.IGNORECASE)  # the motion, as the chair puts it
 _MOVED_RE = re.compile(r"^\W*(?:motion\s+)?(?:moved|made|proposed|seconded)\s+by\b|^\W*motion made by\b", re.I)
 # A motion's wording: "That the report be noted", "That it BE NOTED ...", "That Council rise and go ..."
 _MOTION_RE = re.compile(r"^\W*(?:\d+[.)]\s*|[a-z][.)]\s*|[ivx]+[.)]\s*)?that\b", re.IGNORECASE)
@@ -123,9 +130,12 @@ class Vote:
 _TABLE_HEAD_RE = re.compile(r"^\W*\|?\s*((?:yeas|ayes|nays|noes|absent|abstain\w*|for|against)\s*:?\s*\|.*)$",
                             re.I | re.M)
 _COLUMN_NAMES = {"yeas": "for", "ayes": "for", "for": "for", "nays": "against", "noes": "against",
-                 "against": "against", "absent": "absent"}
+                 "against": "against", "absent": "absent", "content": "for", "contents": "for",
+                 "not-content": "against", "not-contents": "against"}
 _INLINE_COUNT_RE = re.compile(
-    r"\b(yeas|ayes|nays|noes|for|against|abstentions?|abstained|absent)\s*:\s*\(?(\d+)\)?", re.IGNORECASE)
+    r"\b(yeas|ayes|nays|noes|for|against|abstentions?|abstained|absent)\s*:\s*\(?(\d+)\)?"
+    # a division's "Ayes 5, Noes 11" (the Lords': "Content 56, Not-content 74")
+    r"|\b(ayes|noes|yeas|nays|not-contents?|contents?)\s+(\d+)\b", re.IGNORECASE)
 _BY_RE = re.compile(r"\((\d+)\s+(?:to|-|–)\s+(\d+)\)|\b(\d+)\s+(?:votes?\s+)?(?:to|-|–)\s+(\d+)\b")
 _PROSE_COUNT_RE = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:members?\s+|councillors?\s+)?"
@@ -138,7 +148,7 @@ _ROLL_NO_RE = re.compile(_ROLL_NAME + r"(?:no|nay)\b", re.IGNORECASE)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10}
 _CARRIED_RE = re.compile(r"\b(?:passed|passes|carried|carries|adopted|approved|agreed|accepted)\b", re.I)
-_LOST_RE = re.compile(r"\b(?:failed|fails|lost|defeated|rejected|fell)\b", re.I)
+_LOST_RE = re.compile(r"\b(?:failed|fails|lost|defeated|rejected|fell|negatived)\b", re.I)
 # "All in favour." records a unanimous vote; a chair's "all in favor, say aye" only calls one.
 _UNANIMOUS_RE = re.compile(r"\bunanimous(?:ly)?\b|\ball\s+were\s+in\s+favou?r\b|\ball\s+(?:members\s+)?in\s+favou?r\b"
                            r"(?!,?\s+(?:of|for|say|please|signify|raise|to)\b)"
@@ -199,9 +209,9 @@ def parse_vote(text: str) -> Vote | None:
     text = _first_record(text)
     counts: dict[str, int] = dict(_table_counts(text))
     for m in _INLINE_COUNT_RE.finditer(text):
-        key = m.group(1).lower()
+        key = (m.group(1) or m.group(3)).lower()
         key = _COLUMN_NAMES.get(key, "abstained" if key.startswith("abst") else key)
-        counts.setdefault(key, int(m.group(2)))
+        counts.setdefault(key, int(m.group(2) or m.group(4)))
     for m in _PROSE_COUNT_RE.finditer(text):
         what = m.group(2).lower()
         key = "for" if what.startswith(("in", "vote")) else _COLUMN_NAMES.get(what, "abstained")
@@ -230,8 +240,9 @@ def parse_vote(text: str) -> Vote | None:
     # Counts decide the outcome when they are the whole vote: both sides given, or a table of every voter.
     complete = "against" in counts or bool(_TABLE_HEAD_RE.search(text))
     outcome = _outcome(text, counts, complete)
-    if not counts and not unanimous and (outcome is None or not (_OUTCOME_RE.search(_first_line(text))
-                                                                 or _vote_context(text))):
+    first = _first_line(text)
+    if not counts and not unanimous and (outcome is None or not (_OUTCOME_RE.search(first)
+                                                                 or _PROCEDURE_RE.match(first) or _vote_context(text))):
         return None  # "lost" or "approved" alone, outside the words of a vote, records none
     return Vote(counts.get("for"), counts.get("against"), counts.get("abstained"), counts.get("absent"),
                 unanimous, outcome)
@@ -264,7 +275,8 @@ def _sentences(text: str) -> list[str]:
 def _is_decision_text(text: str, doc_type: str | None) -> bool:
     """A segment whose own words record a decision of the meeting."""
     first = _first_line(text)
-    if opens_decision(first) or _OUTCOME_RE.match(first) or _VOTE_HEAD_RE.match(first):
+    if opens_decision(first) or _OUTCOME_RE.match(first) or _VOTE_HEAD_RE.match(first) or _PROCEDURE_RE.match(first) \
+            or _QUESTION_PUT_RE.match(first):
         return True
     if doc_type in _PROPOSAL_TYPES:
         return False  # a report's "the Committee agreed in March ..." is history, not this meeting's decision
@@ -451,7 +463,8 @@ def _decision_blocks(text: str, segments: Sequence[Segment], roles: Sequence[str
 
 def _ends_motion(text: str, seg: Segment) -> bool:
     """An outcome line closes its motion: the next decision is another one, with its own vote."""
-    return bool(_OUTCOME_RE.match(_first_line(text[seg.start:seg.end])))
+    first = _first_line(text[seg.start:seg.end])
+    return bool(_OUTCOME_RE.match(first) or _PROCEDURE_RE.match(first))
 
 
 
@@ -472,4 +485,4 @@ def records_recommendation(text: str) -> bool:
 def records_outcome(text: str) -> bool:
     """Whether a line only records a motion's outcome or vote ("Motion Passed (13 to 0)", "Vote: |Yeas:|")."""
     first = _first_line(text)
-    return bool(_OUTCOME_RE.match(first) or _VOTE_HEAD_RE.match(first))
+    return bool(_OUTCOME_RE.match(first) or _VOTE_HEAD_RE.match(first) or _PROCEDURE_RE.match(first))

@@ -239,3 +239,16 @@ def test_the_page_shows_each_answer_line_on_its_own_with_marker_runs_in_bold() -
 
     shown = answer_markdown('From A Council: Board, 1 May 2025 [1][2].\n"It was $5." [1]\n"Agreed." [2]')
     assert shown == 'From A Council: Board, 1 May 2025 **[1][2]**.  \n"It was \\$5." **[1]**  \n"Agreed." **[2]**'
+
+
+def test_a_bracketed_note_in_a_transcript_is_not_attributed_to_the_speaker_before_it() -> None:
+    from core.results import editorial, quote_of
+
+    text = ("Andrew Selous: I beg to move amendment 59.\n\n[Question put, That the amendment be made.]\n\n"
+            "[The Committee divided: Ayes 5, Noes 11.]")
+    p = Passage(id="pbc", doc_id="d8", text=text, char_start=0, char_end=len(text),
+                turns=[{"start": 0, "speaker": "Andrew Selous", "timestamp": None}])
+    note = text.index("[Question")
+    assert quote_of(p, 15, 42).speaker == "Andrew Selous"
+    assert quote_of(p, note, len(text)).speaker is None
+    assert not editorial("[1:22:22] So that is seven yes votes.") and not editorial("[0:09:23]")

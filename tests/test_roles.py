@@ -83,9 +83,25 @@ def test_a_report_recommends_and_a_motion_with_its_vote_decides(tmp_path: Path) 
      Vote(None, None, None, None, True, "carried")),
     ("Carried. 4 in favour, 2 against. The clerk would write. 3 in favour, 3 against, lost.",
      Vote(4, 2, None, None, False, "carried")),
+    # parliamentary divisions and the chair's outcome lines (House of Commons and House of Lords, 2009)
+    ("[The Committee divided: Ayes 5, Noes 11.]", Vote(5, 11, None, None, False, "lost")),
+    ("[Division: Content 56, Not-content 74]", Vote(56, 74, None, None, False, "lost")),
+    ("[Question accordingly negatived.]", Vote(None, None, None, None, False, "lost")),
+    ("[Question put and agreed to.]", Vote(None, None, None, None, False, "carried")),
 ])
 def test_votes_are_parsed_from_tables_counts_and_prose(text: str, vote: Vote) -> None:
     assert parse_vote(text) == vote
+
+
+def test_a_division_in_a_debate_is_a_decision_but_the_speeches_before_it_are_not(tmp_path: Path) -> None:
+    """A Public Bill Committee's record, 27 October 2009: the debate, then the chair's lines in brackets."""
+    text = ("Andrew Selous: I beg to move amendment 59, in clause 1, page 1, line 10, at end insert the causes of "
+            "poverty targets.\n\nStephen Timms: The amendment suggests that the Bill should cover a wider range "
+            "of policy areas, and I ask the Committee to reject it.\n\n[Question put, That the amendment be "
+            "made.]\n\n[The Committee divided: Ayes 5, Noes 11.]\n\n[Question accordingly negatived.]\n")
+    got = _roles(tmp_path, text, "transcript")
+    assert [r for line, r in got if line.startswith("[")] == ["decision", "decision", "decision"]
+    assert "decision" not in [r for line, r in got if not line.startswith("[")]
 
 
 def test_no_vote_where_none_is_recorded() -> None:
