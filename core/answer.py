@@ -260,7 +260,12 @@ def _fits(a: Unit, b: Unit, limit: int) -> bool:
 
 
 def _leads_in(u: Unit) -> bool:
-    return u.text.rstrip().endswith(":")
+    return leads_in(u.text)
+
+
+def leads_in(text: str) -> bool:
+    """Whether a text ends in a lead-in (":"), which says nothing until the point it opens."""
+    return text.rstrip().endswith(":")
 
 
 def _may_follow(units: Sequence[Unit], allowed: np.ndarray, i: int) -> bool:
@@ -348,7 +353,7 @@ def list_after(text: str, after: str) -> str:
     """Where `text` ends in a lead-in (":"), the start of `after` through the points of the list it opens
     ("a) ... BE APPROVED;", or the lower-case rest of the motion), while they fit in `LIST_REACH`
     characters; '' when `text` ends otherwise or no list point follows."""
-    if not text.rstrip().endswith(":"):
+    if not leads_in(text):
         return ""
     end = 0
     for m in re.finditer(r"\s*([^\n]+)", after):

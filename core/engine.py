@@ -408,7 +408,7 @@ class Engine:
             lead = ans.lead_in(store.text_span(p.doc_id, max(0, p.char_start - reach), p.char_start))
         if ans.ends_mid_sentence(p.text):
             tail = ans.run_on(store.text_span(p.doc_id, p.char_end, p.char_end + reach))
-        if not tail:
+        if not tail and ans.leads_in(p.text):  # read on only where a lead-in needs it: a store read each
             tail = ans.list_after(p.text, store.text_span(p.doc_id, p.char_end, p.char_end + ans.LIST_REACH))
         if not lead and not tail:
             return p
