@@ -133,6 +133,14 @@ _ASKS_NUMBER = re.compile(
     r"\b(?:how (?:many|much|long|often|old|far|big|large)|what (?:proportion|percentage|share|number|amount|"
     r"year|date|month|time)|when|which (?:year|month|date))\b", re.IGNORECASE)
 _HAS_NUMBER = re.compile(r"\d|£|%|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# Numbers that only say where a sentence is: a caption's time marker, an item, clause, page or line number.
+_PLACE_NUMBER = re.compile(r"\[\d{1,2}:\d\d(?::\d\d)?\]|\b(?:item|minute|clause|section|page|line|paragraph|"
+                           r"amendment|column|no\.?)\s+\d+[a-z]?\b|^\W*\(?\d+[a-z]?[.)]\s", re.IGNORECASE)
+
+
+def holds_number(text: str) -> bool:
+    """Whether a unit states a quantity, a date or a duration, not counting the numbers that only place it."""
+    return bool(_HAS_NUMBER.search(_PLACE_NUMBER.sub(" ", text)))
 
 
 def asks_for_number(question: str) -> bool:
@@ -172,7 +180,7 @@ def extract(
     vecs = encode([u.text for u in units])
     cos = vecs @ question_vec
     unit_terms = terms_of([u.text for u in units])
-    numbers = (np.array([bool(_HAS_NUMBER.search(u.text)) for u in units], dtype=np.float32)
+    numbers = (np.array([holds_number(u.text) for u in units], dtype=np.float32)
                if asks_for_number(question) else np.zeros(len(units), dtype=np.float32))
     feats = unit_features(cos, unit_terms, question_terms, [u.text for u in units],
                           [u.passage_index for u in units], passage_scores, numbers)

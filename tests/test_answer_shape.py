@@ -252,3 +252,12 @@ def test_a_bracketed_note_in_a_transcript_is_not_attributed_to_the_speaker_befor
     assert quote_of(p, 15, 42).speaker == "Andrew Selous"
     assert quote_of(p, note, len(text)).speaker is None
     assert not editorial("[1:22:22] So that is seven yes votes.") and not editorial("[0:09:23]")
+
+
+def test_numbers_that_only_place_a_sentence_are_not_its_quantity() -> None:
+    """Knox County captions time every line ("[0:09:23]"), and Hansard numbers its amendments and lines."""
+    assert ans.holds_number("[0:22:31] Yes, sir, we did. It's between 300 and 400.")
+    assert not ans.holds_number("[0:09:23] We are here to swear in the new members.")
+    assert not ans.holds_number("I beg to move amendment 59, in clause 1, page 1, line 10, at end insert")
+    assert not ans.holds_number("7. Complaints Procedure Document: deferred until the next meeting.")
+    assert ans.holds_number("Rent should be set at £275 per year.") and ans.holds_number("It met in March 2019.")
