@@ -141,6 +141,8 @@ QUESTION_WORDS: frozenset[str] = frozenset((
     "it", "its", "this", "that", "these", "those", "any", "ani", "much", "mani", "can", "could", "should",
     "would", "will", "shall", "get", "got", "make", "made", "give", "given", "ask", "from",
 ))  # fmt: skip
+# The words of a question that asks what was decided, agreed, approved, resolved or voted.
+ASKS_DECISION = re.compile(r"\b(?:decid\w*|decision\w*|agree[ds]?|approv\w*|resol\w*|vot(?:e|ed|ing))\b", re.I)
 # Words that show a sentence holds a quantity or a date (an answer to "how many", "when").
 NUMBER_WORDS: tuple[str, ...] = (
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "fifteen",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.language import FIELD_LABELS, NUMBER_WORDS, QUESTION_WORDS
+from common.language import ASKS_DECISION, FIELD_LABELS, NUMBER_WORDS, QUESTION_WORDS
 from core.features import WEIGHTS, unit_features, weight_vector
 from indexer.models import Passage
 from indexer.roles import parse_vote
@@ -110,12 +110,11 @@ class Extraction:
 DECISION_STEMS = frozenset(("decid", "decis", "resolv", "resolut", "agre", "approv", "determin"))
 _DECISION = "decis"
 DECISION_TERM = _DECISION  # the one keyword every decision word of a question becomes ("decide", "resolved")
-_ASKS_DECISION = re.compile(r"\b(?:decid\w*|decision\w*|agree[ds]?|approv\w*|resol\w*|vot(?:e|ed|ing))\b", re.I)
 
 
 def asks_decision(question: str) -> bool:
     """Whether the question asks what was decided, agreed, approved, resolved or voted."""
-    return bool(_ASKS_DECISION.search(question))
+    return bool(ASKS_DECISION.search(question))
 
 
 def terms_of(texts: Sequence[str]) -> list[set[str]]:

@@ -21,7 +21,13 @@ from typing import Any
 
 from common.dates import MONTH_PATTERN, month_number, month_period, period_bound
 from common.fields import BY_NAME
-from common.language import COUNCILLOR_TITLES, DOC_TYPE_WORDS, GENERIC_COUNCIL_WORDS, LABEL_CONNECTIVES
+from common.language import (
+    ASKS_DECISION,
+    COUNCILLOR_TITLES,
+    DOC_TYPE_WORDS,
+    GENERIC_COUNCIL_WORDS,
+    LABEL_CONNECTIVES,
+)
 from common.names import alias_key, council_aliases, name_prefix_spans, speaker_key, speaker_roles
 from common.names import query_words as _words
 
@@ -198,8 +204,16 @@ class Vocabulary:
         """The councils, speakers, periods and document types named in the query, overlaps dropped."""
         text = query.lower().replace("’", "'")
         mentions = self._councils_in(text) + self._committees_in(text) + self._speakers_in(query, text)
-        mentions += _dates_in(text) + self._doc_types_in(text)
+        mentions += _dates_in(text) + self._doc_types_in(text) + self._roles_in(query)
         return Understanding(_drop_overlaps(mentions))
+
+    def _roles_in(self, query: str) -> list[Mention]:
+        """A question about what was decided boosts the decision passages (resolutions, motions and their
+        votes, divisions), where the index has any: a boost, since the answer may lie in what was said."""
+        if not any(f["value"] == "decision" for f in self.facets.get("roles", [])):
+            return []
+        m = ASKS_DECISION.search(query)
+        return [Mention("role", ["decision"], m.span(), False)] if m else []
 
     def _committees_in(self, text: str) -> list[Mention]:
         """Committees named in the query: boosts, never filters (a committee's decision is often in the

@@ -192,3 +192,12 @@ def test_committees_named_in_a_question_are_boosted() -> None:
                                                                False)]
     assert [m.values for m in v.understand("beer board permit").mentions] == [["Beer Board"]]
     assert v.understand("what did the council say").mentions == []  # a generic name matches nothing
+
+
+def test_a_question_about_a_decision_boosts_decision_passages() -> None:
+    with_roles = Vocabulary({"roles": [{"value": "decision", "count": 3}, {"value": "discussion", "count": 9}]})
+    got = with_roles.understand("What did the board decide about bin collections?")
+    assert [(m.field, m.values, m.as_filter) for m in got.mentions] == [("role", ["decision"], False)]
+    assert got.candidate_filters() == {}  # a boost: the answer may lie in what was said
+    assert with_roles.understand("What did the board say about bin collections?").mentions == []
+    assert Vocabulary({}).understand("What did the board decide?").mentions == []  # an index without roles
