@@ -428,11 +428,20 @@ class Engine:
         if not ex.found:
             return Answer(question, ans.NOT_FOUND, [], "extractive", False, ex.evidence, plan.applied), ranked
         if asks_decision(question):
-            text, citations, parts = three_parts(ex, ranked, self._terms(question, plan))
+            text, citations, parts = three_parts(ex, ranked, self._terms(question, plan),
+                                                 self._decisions_after(ex, ranked))
             return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied,
                           parts=parts), ranked
         text, citations = compose.extractive(ex, ranked)
         return Answer(question, text, citations, "extractive", True, ex.evidence, plan.applied), ranked
+
+    def _decisions_after(self, ex: ans.Extraction, ranked: compose.Ranked) -> dict[str, list[Passage]]:
+        """The decision passages of each paper without agenda items that holds a chosen quote and a retrieved
+        decision passage: what `core.parts.closing_lines` needs. The store is read only then."""
+        quoted = {ranked[ch.unit.passage_index][0].doc_id for ch in ex.chosen
+                  if not ranked[ch.unit.passage_index][0].agenda_item}
+        docs = {p.doc_id for p, _, _ in ranked if p.role == "decision" and not p.agenda_item and p.doc_id in quoted}
+        return {d: self._store().decisions_of(d) for d in sorted(docs)}
 
     def _answer(self, question: str, plan: Plan, ranked: compose.Ranked) -> Answer:
         base, ranked = self._extractive(question, plan, ranked)

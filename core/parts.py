@@ -11,12 +11,14 @@ Decided quotes the resolutions, motions and outcome lines of decision passages (
 minutes first; Proposed the recommendations of reports; Said the quotes chosen for the question that
 are neither. A decision or recommendation passage is used only where it falls under the same agenda
 item of the same paper as a chosen quote, or holds at least half the question's keywords, so a
-resolution about another matter in the same top passages is not quoted as the answer.
+resolution about another matter in the same top passages is not quoted as the answer. In a paper
+without agenda items (a debate's transcript) the passage holding the first decision line after a chosen
+quote counts as under the same item: the division that ends the debate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from core import answer as ans
 from core.compose import Ranked, attributed, cite, lead_line
@@ -35,6 +37,7 @@ MAX_SPAN_CHARS = 900  # a resolution with its numbered points, not a page of the
 MIN_COVERAGE = 0.5  # share of the question's keywords an unrelated decision passage must hold
 
 Spans = list[tuple[int, int]]
+DecisionSpans = Mapping[str, Sequence[Passage]]  # doc_id -> its decision passages, in reading order
 
 
 def _runs(p: Passage, accepts: Callable[[str], bool]) -> Spans:
@@ -89,19 +92,40 @@ def _opener_above(text: str, start: int) -> int:
     return line_start if line and len(line.split()) <= 3 and opens_decision(line) else start
 
 
-def _related(p: Passage, quoted: Sequence[Passage], terms: set[str]) -> bool:
+def _related(p: Passage, quoted: Sequence[Passage], terms: set[str], closing: Closing | None = None) -> bool:
     """A decision passage that belongs with the quotes chosen for the question, or is about its words."""
     if p.agenda_item and any(q.doc_id == p.doc_id and q.agenda_item == p.agenda_item for q in quoted):
+        return True
+    if not p.agenda_item and closing and any(p.char_start <= r < p.char_end for r in closing.get(p.doc_id, ())):
         return True
     return bool(terms) and ans.keyword_coverage(terms, [p]) >= MIN_COVERAGE
 
 
+Closing = Mapping[str, set[int]]  # doc_id -> where the first decision line after a chosen quote starts
+
+
+def closing_lines(quotes: Sequence[tuple[str, int]], decisions: DecisionSpans) -> dict[str, set[int]]:
+    """In papers without agenda items (a debate's transcript), where the first decision line after each
+    chosen quote starts (document offsets): the division or resolution that ends the debate quoted.
+    `quotes` are (doc_id, start) of the chosen quotes of such papers; `decisions` holds each paper's decision
+    passages. A line counts only where Decided would quote it: a speech's "we have agreed and legislated
+    for ..." marks its passage as a decision but records none."""
+    out: dict[str, set[int]] = {}
+    for doc_id, passages in decisions.items():
+        lines = sorted({d.char_start + a for d in passages for a, _ in _runs(d, records_decision)})
+        for q_doc, start in quotes:
+            first = next((r for r in lines if r > start), None) if q_doc == doc_id else None
+            if first is not None:
+                out.setdefault(doc_id, set()).add(first)
+    return out
+
+
 def _pick(ranked: Ranked, role: str, accepts: Callable[[str], bool], quoted: Sequence[Passage],
-          terms: set[str]) -> list[tuple[int, Spans]]:
+          terms: set[str], closing: Closing | None = None) -> list[tuple[int, Spans]]:
     """Passages of `role` related to the question, minutes first, then by rank: their quotable runs."""
     found = []
     for i, (p, rank, _) in enumerate(ranked):
-        if p.role == role and _related(p, quoted, terms):
+        if p.role == role and _related(p, quoted, terms, closing if role == "decision" else None):
             spans = _runs(p, accepts)
             if spans:
                 found.append((0 if p.doc_type == "minutes" else 1, rank, i, spans))
@@ -157,13 +181,16 @@ def _absorb(ex: ans.Extraction, ranked: Ranked, shown: dict[str, list[tuple[int,
     return list(said.items()), best
 
 
-def three_parts(ex: ans.Extraction, ranked: Ranked, terms: set[str]
+def three_parts(ex: ans.Extraction, ranked: Ranked, terms: set[str], decisions: DecisionSpans | None = None
                 ) -> tuple[str, list[AnswerCitation], dict[str, list[int]]]:
     """The Decided / Proposed / Said answer, its citations (numbered in the order shown) and each part's
-    citation numbers."""
+    citation numbers. `decisions` (see `closing_lines`) lets the division after a debate quoted from a paper
+    without agenda items answer for it."""
     quoted = [ranked[ch.unit.passage_index][0] for ch in ex.chosen]
+    starts = [(q.doc_id, q.char_start + ch.start) for q, ch in zip(quoted, ex.chosen, strict=True) if not q.agenda_item]
+    closing = closing_lines(starts, decisions) if decisions else None
     chosen: dict[str, list[tuple[int, Spans]]] = {
-        "decided": _pick(ranked, "decision", records_decision, quoted, terms),
+        "decided": _pick(ranked, "decision", records_decision, quoted, terms, closing),
         "proposed": _pick(ranked, "recommendation", records_recommendation, quoted, terms),
     }
     chosen["said"], best = _absorb(ex, ranked, chosen)

@@ -326,6 +326,13 @@ class MilvusPassages:
         return text[start - first * TEXT_PIECE:end - first * TEXT_PIECE]
 
     @_read
+    def decisions_of(self, doc_id: str) -> list[Passage]:
+        """The decision passages of a document, in reading order."""
+        expr = f"doc_id == {literal(doc_id)} and role == {literal('decision')}"
+        got = _query_all(self.client, self.names.passages, expr, PASSAGE_FIELDS)
+        return [_passage(r) for r in sorted(got, key=lambda r: r["row"])]
+
+    @_read
     def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
         """The rows of these documents' passages, ascending."""
         rows: list[int] = []

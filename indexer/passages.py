@@ -288,6 +288,12 @@ class PassageStore:
         return r[0] if r and r[0] else ""
 
     @_locked
+    def decisions_of(self, doc_id: str) -> list[Passage]:
+        """The decision passages of a document, in reading order."""
+        rows = self._db.execute("SELECT * FROM passages WHERE doc_id = ? AND role = 'decision' ORDER BY row", (doc_id,))
+        return [_row_to_passage(r) for r in rows]
+
+    @_locked
     def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
         """The rows of these documents' passages, ascending."""
         rows: list[int] = []

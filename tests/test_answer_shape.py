@@ -10,7 +10,7 @@ import numpy as np
 
 from core import answer as ans
 from core import compose
-from core.parts import quote_vote, three_parts
+from core.parts import closing_lines, quote_vote, three_parts
 from core.query import Mention, Understanding
 from core.scope import out_of_range, unknown_council
 from indexer.models import Passage
@@ -112,6 +112,46 @@ def test_a_resolution_about_another_matter_is_not_quoted_as_decided() -> None:
     text, cites, parts = three_parts(ex, [(t, 1, 0.9), (m, 2, 0.8)], terms)
     assert parts["decided"] == [] and [c.passage.id for c in cites] == ["t"]
     assert "Decided: no decision is recorded in the indexed papers." in text.split("\n")
+
+
+def _debate() -> list[Passage]:
+    """A Public Bill Committee sitting (no agenda items): the amendment moved, a speech that says "agreed"
+    (its passage is marked a decision) and the division that ends the debate; then a later amendment's."""
+    texts = [
+        "Andrew Selous: I beg to move amendment 59, in clause 1, page 1, line 10, at end insert the reductions "
+        "in the causes of poverty targets.",
+        "Stephen Timms: We have reduced the figure by 500,000, and we have agreed and legislated for measures "
+        "that will lift another 500,000 children above the poverty line.",
+        "[Question put, That the amendment be made.]\n\n[The Committee divided: Ayes 5, Noes 11.]",
+        "Steve Webb: I beg to move amendment 12, in clause 2, page 2, line 4.",
+        "[Question put, That the amendment be made.]\n\n[The Committee divided: Ayes 7, Noes 9.]",
+    ]
+    out, at = [], 0
+    for i, t in enumerate(texts):
+        out.append(Passage(id=f"b{i}", doc_id="pbc", text=t, char_start=at, char_end=at + len(t),
+                           council="House of Commons", committee="Public Bill Committee", date="2009-10-27",
+                           role="decision" if i in (1, 2, 4) else "discussion"))
+        at += len(t) + 40_000  # a long debate: far apart in the transcript
+    return out
+
+
+def test_the_division_after_a_debate_without_agenda_items_is_decided() -> None:
+    b = _debate()
+    ranked = [(b[0], 1, 0.9), (b[4], 2, 0.7), (b[2], 3, 0.6)]
+    ex = _extraction([b[0], b[4], b[2]], [(0, "I beg to move amendment 59")])
+    terms = ans.keywords("What was the result of the vote on amendment 59 to the Child Poverty Bill?")
+    decisions = {"pbc": [b[1], b[2], b[4]]}
+    # The first decision line after the quote: b[1]'s "agreed and legislated" records none; b[4] is later.
+    assert closing_lines([("pbc", b[0].char_start)], decisions) == {"pbc": {b[2].char_start}}
+    text, cites, parts = three_parts(ex, ranked, terms, decisions)
+    assert text.split("\n")[1:3] == [
+        "Decided:",
+        '"[Question put, That the amendment be made.] [The Committee divided: Ayes 5, Noes 11.]" [1] '
+        "(vote: lost, 5 for, 11 against)"]
+    assert [c.passage.id for c in cites] == ["b2", "b0"] and parts["decided"] == [1]
+    # Without the paper's decision passages nothing ties the division to the quote: it holds too few keywords.
+    text, _, parts = three_parts(ex, ranked, terms)
+    assert parts["decided"] == [] and "Decided: no decision is recorded in the indexed papers." in text
 
 
 def test_fragments_and_headings_are_never_picked() -> None:

@@ -82,8 +82,13 @@ def test_filters_facets_documents_and_answers_match(both) -> None:
         assert [h.passage.id for h in a.hits] == [h.passage.id for h in b.hits], filters
     assert local.facets() == milvus.facets()
     assert local.documents(10, 1) == milvus.documents(10, 1)
+    decided = 0
     for doc in local.documents(10, 0).documents:
         assert local.document(doc["doc_id"]) == milvus.document(doc["doc_id"])
+        mine = local._store().decisions_of(doc["doc_id"])
+        assert mine == milvus._store().decisions_of(doc["doc_id"]) and all(p.role == "decision" for p in mine)
+        decided += len(mine)
+    assert decided > 0
     assert local.meetings() == milvus.meetings()
     a, b = local.ask("How much will the library review save?"), milvus.ask("How much will the library review save?")
     assert (a.text, a.found, a.citations) == (b.text, b.found, b.citations)
