@@ -39,7 +39,7 @@ if [ -d "$SHARED/corpora" ] && [ -d "$SHARED/transcripts" ]; then
     "$SHARED/transcripts" corpus --index-dir artifacts/shared-index --quiet
   .venv/bin/python -m councilqa.cli eval --gold eval/gold_shared.jsonl --index-dir artifacts/shared-index \
     --out artifacts/eval-shared --min-recall5 "${COUNCILQA_MIN_SHARED_RECALL5:-0.70}" \
-    --min-key-facts "${COUNCILQA_MIN_SHARED_KEY_FACTS:-0.68}"
+    --min-key-facts "${COUNCILQA_MIN_SHARED_KEY_FACTS:-0.72}"
 else
   echo "Skipping the development-set evaluation (eval/gold_shared.jsonl): $SHARED/corpora and" \
     "$SHARED/transcripts are not here; it runs where ../shared holds the real papers."

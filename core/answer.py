@@ -3,7 +3,8 @@
 Passages are cut into sentence-like units (transcripts: sentences that may span a few lines, long
 unpunctuated runs packed a few lines at a time; speaker labels, i.e. lines that are exactly a turn's
 "speaker - h:mm:ss", agenda lines and web-page control labels are never quoted). Headings, titles and
-"LABEL:" lines, and units cut mid-sentence in cased text, are never quoted either.
+"LABEL:" lines, units cut mid-sentence in cased text and bracketed notes that record no decision are never
+quoted either.
 
 Units are scored by `core.features` (the cosine to the question, rare question keywords, the
 passage's retrieval score, whether the unit follows the one that echoes the question, numbers for
@@ -28,8 +29,9 @@ import numpy as np
 
 from common.language import ASKS_DECISION, FIELD_LABELS, NUMBER_WORDS, QUESTION_WORDS
 from core.features import WEIGHTS, unit_features, weight_vector
+from core.results import editorial
 from indexer.models import Passage
-from indexer.roles import parse_vote
+from indexer.roles import parse_vote, records_decision
 from indexer.sparse import tokenize
 from indexer.units import (  # noqa: F401 - split_units and turn_labels are part of this module's interface
     is_break_line,
@@ -416,7 +418,19 @@ def quotable(units: Sequence[Unit], passages: Sequence[Passage]) -> np.ndarray:
     first gives a passage that a chunk boundary cut mid-sentence the rest of that sentence."""
     cased = {i: _cased(u.text for u in units if u.passage_index == i) for i in {u.passage_index for u in units}}
     return np.array([not is_heading(u.text) and not (cased[u.passage_index] and _fragment(u.text))
-                     and not (_leads_in(u) and not _read_on(units, n)) for n, u in enumerate(units)], dtype=bool)
+                     and not (_leads_in(u) and not _read_on(units, n)) and not stage_note(u.text)
+                     for n, u in enumerate(units)], dtype=bool)
+
+
+STAGE_NOTE_WORDS = 6  # a stage direction is a few words; a longer note records proceedings (who was introduced)
+
+
+def stage_note(text: str) -> bool:
+    """A transcript's short bracketed stage direction ("[MS SUE GRAY (affirmed).]", "[Interruption.]"): the
+    record's furniture, not an answer. A longer note ("[..., having been created Baroness O'Loan, ... was
+    introduced ..., supported by ...]") records what happened, and a division or the question put is a
+    decision line: both stay quotable."""
+    return editorial(text) and len(text.split()) <= STAGE_NOTE_WORDS and not records_decision(text)
 
 
 def _read_on(units: Sequence[Unit], n: int) -> bool:

@@ -301,3 +301,19 @@ def test_numbers_that_only_place_a_sentence_are_not_its_quantity() -> None:
     assert not ans.holds_number("I beg to move amendment 59, in clause 1, page 1, line 10, at end insert")
     assert not ans.holds_number("7. Complaints Procedure Document: deferred until the next meeting.")
     assert ans.holds_number("Rent should be set at £275 per year.") and ans.holds_number("It met in March 2019.")
+
+
+def test_short_stage_notes_are_not_quoted_but_records_of_proceedings_are() -> None:
+    # Lines of the UK Covid-19 Inquiry, House of Lords and Public Bill Committee transcripts.
+    assert ans.stage_note("[MS SUE GRAY (affirmed).]") and ans.stage_note("[Interruption.]")
+    introduced = ("[Sir Jonathan Henry Sacks, Knight, having been created Baron Sacks, of Aldgate in the City of "
+                  "London, was introduced and made the solemn affirmation, supported by Lord Winston and Lord "
+                  "Carey of Clifton.]")
+    for kept in (introduced, "[The Committee divided: Ayes 5, Noes 11.]", "[Question accordingly negatived.]",
+                 "Ms Sue Gray: Good morning."):
+        assert not ans.stage_note(kept), kept
+    text = "[MS SUE GRAY (affirmed).]\n\nGood morning, Ms Gray. You provided the Inquiry with a witness statement."
+    p = Passage(id="g", doc_id="inq", text=text, char_start=0, char_end=len(text))
+    units = ans.passage_units([p])
+    assert [u.text for u, ok in zip(units, ans.quotable(units, [p]), strict=True) if ok] == [
+        "Good morning, Ms Gray.", "You provided the Inquiry with a witness statement."]
