@@ -37,7 +37,8 @@ MAX_SPAN_CHARS = 900  # a resolution with its numbered points, not a page of the
 MIN_COVERAGE = 0.5  # share of the question's keywords an unrelated decision passage must hold
 
 Spans = list[tuple[int, int]]
-DecisionSpans = Mapping[str, Sequence[Passage]]  # doc_id -> its decision passages, in reading order
+DecisionPassages = Mapping[str, Sequence[Passage]]  # doc_id -> its decision passages, in reading order
+Closing = Mapping[str, set[int]]  # doc_id -> where the first decision line after a chosen quote starts
 
 
 def _runs(p: Passage, accepts: Callable[[str], bool]) -> Spans:
@@ -101,10 +102,7 @@ def _related(p: Passage, quoted: Sequence[Passage], terms: set[str], closing: Cl
     return bool(terms) and ans.keyword_coverage(terms, [p]) >= MIN_COVERAGE
 
 
-Closing = Mapping[str, set[int]]  # doc_id -> where the first decision line after a chosen quote starts
-
-
-def closing_lines(quotes: Sequence[tuple[str, int]], decisions: DecisionSpans) -> dict[str, set[int]]:
+def closing_lines(quotes: Sequence[tuple[str, int]], decisions: DecisionPassages) -> dict[str, set[int]]:
     """In papers without agenda items (a debate's transcript), where the first decision line after each
     chosen quote starts (document offsets): the division or resolution that ends the debate quoted.
     `quotes` are (doc_id, start) of the chosen quotes of such papers; `decisions` holds each paper's decision
@@ -181,7 +179,7 @@ def _absorb(ex: ans.Extraction, ranked: Ranked, shown: dict[str, list[tuple[int,
     return list(said.items()), best
 
 
-def three_parts(ex: ans.Extraction, ranked: Ranked, terms: set[str], decisions: DecisionSpans | None = None
+def three_parts(ex: ans.Extraction, ranked: Ranked, terms: set[str], decisions: DecisionPassages | None = None
                 ) -> tuple[str, list[AnswerCitation], dict[str, list[int]]]:
     """The Decided / Proposed / Said answer, its citations (numbered in the order shown) and each part's
     citation numbers. `decisions` (see `closing_lines`) lets the division after a debate quoted from a paper
