@@ -41,12 +41,36 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return out
 
 
+# A line that a blank line cut off mid-sentence ends in a lower-case letter or a comma; the line that goes
+# on opens in lower case, and not with a list point ("b) ...", "(ii) ...").
+_CUT_END = re.compile(r"[a-z,]\s*$")
+_GOES_ON = re.compile(r"^\s*[a-z]")
+_LIST_POINT = re.compile(r"^\s*\(?(?:[a-z]|[ivx]{1,4})[.)]\s")
+
+
+def _cut_by_blank(text: str, lines: list[tuple[int, int]], i: int, cur: list[int] | None) -> bool:
+    """Whether blank line i cuts one sentence in two: PDF conversions put a blank line inside a sentence
+    ("... the north gable be" / "" / "submitted to the Heritage Planner ..."), and the two halves are
+    one unit, not a fragment each."""
+    if cur is None or not _CUT_END.search(text[cur[0]:cur[1]]):
+        return False
+    for s, e in lines[i + 1:]:
+        line = text[s:e]
+        if line.strip():
+            return bool(_GOES_ON.match(line)) and not _LIST_POINT.match(line) and not _BREAK_LINE.match(line)
+    return False
+
+
 def _blocks(text: str, labels: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
-    """Runs of consecutive content lines; speaker, agenda and blank lines break them, bullets start one."""
+    """Runs of consecutive content lines; speaker, agenda and blank lines break them (not a blank line
+    inside a sentence), bullets start one."""
     blocks: list[tuple[int, int]] = []
     cur: list[int] | None = None
-    for s, e in _lines(text):
+    lines = _lines(text)
+    for i, (s, e) in enumerate(lines):
         line = text[s:e]
+        if not line.strip() and _cut_by_blank(text, lines, i, cur):
+            continue
         if (_BREAK_LINE.match(line) or line.lstrip().startswith("|") or (labels and line.strip() in labels)
                 or web_ui_line(line)):
             if cur:

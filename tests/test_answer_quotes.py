@@ -94,6 +94,19 @@ def test_an_ellipsis_before_lower_case_does_not_end_the_sentence() -> None:
         'totally swamped".', "Does that fairly reflect your experience?"]
 
 
+def test_a_blank_line_inside_a_sentence_does_not_cut_it() -> None:
+    # London (Ontario) minutes converted from PDF: a blank line in the middle of a resolution's point.
+    text = ("ii)    that the details for the design features in the north gable and south gable be\n\n"
+            "submitted to the Heritage Planner prior to installation;\n\n"
+            "b) that notice BE GIVEN under the provisions of Section 29(3) of the Ontario Heritage Act;\n\n"
+            "it being noted that the Committee received a communication dated January 6, 2025.")
+    assert [(text[s:e], b) for s, e, b in split_blocks(text)] == [
+        ("ii)    that the details for the design features in the north gable and south gable be\n\n"
+         "submitted to the Heritage Planner prior to installation;", 0),
+        ("b) that notice BE GIVEN under the provisions of Section 29(3) of the Ontario Heritage Act;", 1),
+        ("it being noted that the Committee received a communication dated January 6, 2025.", 2)]
+
+
 def test_a_long_sentence_cut_in_pieces_is_quoted_whole() -> None:
     text = ("I did not delete " + "any of the messages with cabinet secretaries until the new year, " * 6
             + "which -- the message deletion policy was given to me, and that was the first point at which I knew.")
