@@ -3,8 +3,8 @@
 Passages are cut into sentence-like units (transcripts: sentences that may span a few lines, long
 unpunctuated runs packed a few lines at a time; speaker labels, i.e. lines that are exactly a turn's
 "speaker - h:mm:ss", agenda lines and web-page control labels are never quoted). Headings, titles and
-"LABEL:" lines, units cut mid-sentence in cased text and bracketed notes that record no decision are never
-quoted either.
+"LABEL:" lines, units cut mid-sentence in cased text, short bracketed stage directions and a turn cut off
+on a function word ("... I know the") are never quoted either.
 
 Units are scored by `core.features` (the cosine to the question, rare question keywords, the
 passage's retrieval score, whether the unit follows the one that echoes the question, numbers for
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.language import ASKS_DECISION, FIELD_LABELS, NUMBER_WORDS, QUESTION_WORDS
+from common.language import ASKS_DECISION, FIELD_LABELS, NUMBER_WORDS, QUESTION_WORDS, STOPWORDS
 from core.features import WEIGHTS, unit_features, weight_vector
 from core.results import editorial
 from indexer.models import Passage
@@ -396,6 +396,23 @@ _CLOSERS = ".!?\"'”’)"
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)]*\s*$")
 
 
+CUT_OFF_WORDS = 12  # a short unit that stops on a function word was cut off: an interruption, a caption's end
+
+
+def cut_off(text: str) -> bool:
+    """A short unit that stops mid-sentence on a function word or a dash ("Councillor Evans on the subject
+    alternative funding I know the", "... breaching something to --"): at the end of a turn, the speaker
+    was interrupted or the caption cut, and it says nothing whole. A list point's "...; and" is not."""
+    words = text.split()
+    if not words or len(words) > CUT_OFF_WORDS:
+        return False
+    last = words[-1].rstrip(",").lower()
+    if last in ("--", "-", "—", "–"):
+        return True
+    before = words[-2] if len(words) > 1 else ""
+    return last in STOPWORDS and last.isalpha() and not before.endswith(";")
+
+
 def is_heading(text: str) -> bool:
     """A heading, title or label rather than a sentence: mostly capitals; a "LABEL:" opening
     ("Subject:", "TITLE:", "RECOMMENDATIONS:"); or a short unpunctuated line in Title Case."""
@@ -419,6 +436,7 @@ def quotable(units: Sequence[Unit], passages: Sequence[Passage]) -> np.ndarray:
     cased = {i: _cased(u.text for u in units if u.passage_index == i) for i in {u.passage_index for u in units}}
     return np.array([not is_heading(u.text) and not (cased[u.passage_index] and _fragment(u.text))
                      and not (_leads_in(u) and not _read_on(units, n)) and not stage_note(u.text)
+                     and not (cut_off(u.text) and _turn_ends(units, n))
                      for n, u in enumerate(units)], dtype=bool)
 
 
@@ -431,6 +449,13 @@ def stage_note(text: str) -> bool:
     introduced ..., supported by ...]") records what happened, and a division or the question put is a
     decision line: both stay quotable."""
     return editorial(text) and len(text.split()) <= STAGE_NOTE_WORDS and not records_decision(text)
+
+
+def _turn_ends(units: Sequence[Unit], n: int) -> bool:
+    """Whether the block (turn, paragraph) of unit n ends with it and another starts in its passage: the
+    speaker stopped there. A piece of a long unpunctuated run goes on in the next unit of its block."""
+    return n + 1 < len(units) and units[n + 1].passage_index == units[n].passage_index and \
+        units[n + 1].block != units[n].block
 
 
 def _read_on(units: Sequence[Unit], n: int) -> bool:

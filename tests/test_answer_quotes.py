@@ -107,6 +107,30 @@ def test_a_blank_line_inside_a_sentence_does_not_cut_it() -> None:
         ("it being noted that the Committee received a communication dated January 6, 2025.", 2)]
 
 
+def test_a_turn_cut_off_on_a_function_word_is_not_quoted() -> None:
+    # The Wolverhampton webcast (corpus/): the chair is cut off mid-sentence, then the next speaker.
+    text = ("Cllr Jane Francis - 1:38:22\nCouncillor Evans on the subject alternative funding I know the\n"
+            "Cllr Ben Evans - 1:38:24\nThat's 85 million capital funding for the year 2025 to 2026 for more "
+            "youth facilities.\nCllr Jane Francis - 1:39:00\nI would also quickly say that it is good news.")
+    p = Passage(id="w", doc_id="w", text=text, char_start=0, char_end=len(text))
+    units = ans.passage_units([p])
+    assert [u.text for u in units][0] == "Councillor Evans on the subject alternative funding I know the"
+    assert ans.quotable(units, [p]).tolist() == [False, True, True]
+    assert ans.cut_off("Yeah, I think there's maybe a few more, but --")
+    assert not ans.cut_off("a) the report BE RECEIVED for information; and")  # a list point goes on
+    assert not ans.cut_off("Request for donation - Not approved")
+
+
+def test_a_passage_that_ends_on_a_function_word_may_have_been_cut_by_its_chunk() -> None:
+    # Where the passage ends, the turn may go on in the next chunk: the speaker was not cut off.
+    text = ("Alison Hinds - 0:49:00\nThank you for the question about the family hubs.\n"
+            "Cllr Leigh New - 0:49:30\nSo I think as part of")
+    p = Passage(id="r", doc_id="r", text=text, char_start=0, char_end=len(text))
+    units = ans.passage_units([p])
+    assert [u.text for u in units] == ["Thank you for the question about the family hubs.", "So I think as part of"]
+    assert ans.quotable(units, [p]).tolist() == [True, True]
+
+
 def test_a_long_sentence_cut_in_pieces_is_quoted_whole() -> None:
     text = ("I did not delete " + "any of the messages with cabinet secretaries until the new year, " * 6
             + "which -- the message deletion policy was given to me, and that was the first point at which I knew.")
