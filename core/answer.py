@@ -34,6 +34,7 @@ from indexer.models import Passage
 from indexer.roles import parse_vote, records_decision
 from indexer.sparse import tokenize
 from indexer.units import (  # noqa: F401 - split_units and turn_labels are part of this module's interface
+    LIST_POINT,
     is_break_line,
     split_blocks,
     split_units,
@@ -463,7 +464,7 @@ def _read_on(units: Sequence[Unit], n: int) -> bool:
     return n + 1 < len(units) and units[n + 1].passage_index == units[n].passage_index
 
 
-_LIST_MARKER = re.compile(r"^\(?(?:[a-z]|[ivx]{1,4})[.)]\s")  # "a) the Civic Administration ...", "(ii) ..."
+_LIST_MARKER = LIST_POINT  # "a) the Civic Administration ...", "(ii) ..."
 
 
 def _fragment(text: str) -> bool:

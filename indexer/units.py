@@ -45,7 +45,7 @@ def _lines(text: str) -> list[tuple[int, int]]:
 # on opens in lower case, and not with a list point ("b) ...", "(ii) ...").
 _CUT_END = re.compile(r"[a-z,]\s*$")
 _GOES_ON = re.compile(r"^\s*[a-z]")
-_LIST_POINT = re.compile(r"^\s*\(?(?:[a-z]|[ivx]{1,4})[.)]\s")
+LIST_POINT = re.compile(r"^\s*\(?(?:[a-z]|[ivx]{1,4})[.)]\s")  # a lettered point: "a) ...", "(ii) ..."
 
 
 def _cut_by_blank(text: str, lines: list[tuple[int, int]], i: int, cur: list[int] | None) -> bool:
@@ -57,7 +57,7 @@ def _cut_by_blank(text: str, lines: list[tuple[int, int]], i: int, cur: list[int
     for s, e in lines[i + 1:]:
         line = text[s:e]
         if line.strip():
-            return bool(_GOES_ON.match(line)) and not _LIST_POINT.match(line) and not _BREAK_LINE.match(line)
+            return bool(_GOES_ON.match(line)) and not LIST_POINT.match(line) and not _BREAK_LINE.match(line)
     return False
 
 
